@@ -113,7 +113,7 @@ def built(tmp_path_factory):
 
 
 def test_build_contains_the_collection(built):
-    _, names = built
+    names = built[1]
     missing = [req for req in REQUIRED
                if not any(n == req or n.startswith(req + "/") for n in names)]
     assert not missing, "tarball lacks %s" % missing
@@ -124,7 +124,7 @@ def test_build_contains_the_collection(built):
 
 
 def test_build_of_checkout_ships_no_junk(built):
-    _, names = built
+    names = built[1]
     assert _shipped_junk(names) == []
 
 
@@ -135,14 +135,14 @@ def test_build_ignore_excludes_seeded_junk(tmp_path):
         path = src / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("must not be shipped\n")
-    _, names = _build(src, tmp_path / "dist")
+    names = _build(src, tmp_path / "dist")[1]
     assert _shipped_junk(names) == []
     # the copy still ships the collection itself
     assert "meta/runtime.yml" in names
 
 
 def test_tarball_installs_offline_and_ansible_doc_lists_modules(built, tmp_path):
-    tarball, _ = built
+    tarball = built[0]
     dest = tmp_path / "collections"
     # --offline: no Galaxy; --no-deps: containers.podman etc. come from the `ansible` package.
     _run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
