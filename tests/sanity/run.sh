@@ -47,6 +47,11 @@ CORE_VER="$("$PYTHON" -c 'from ansible.release import __version__ as v; print(".
 # ansible-test runs its sanity venvs from `pythonX.Y` found on PATH; make it this venv's.
 export PATH="$PYBIN:$PATH"
 
+mkdir -p "$BUILD"
+# one run at a time per build dir: a second run would delete the tree under the first
+exec 9>"$BUILD/.lock"
+flock -n 9 || { say "another sanity run holds $BUILD/.lock; waiting"; flock 9; }
+
 # --- 1. collection tree -------------------------------------------------------------
 say "copying the checkout into $DEST"
 rm -rf "$DEST"
