@@ -1,0 +1,293 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubernaut.devinfra contributors
+# Apache License 2.0 (see LICENSE)
+"""The Podman CLI backend: facts, probes and the host adaptations that make
+Podman's defaults work on hosts where they do not (cgroups v1/hybrid with crun,
+hard ulimits below Podman's defaults). Everything runs as argv lists through
+``module.run_command``; pure decision functions take plain values."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
+
+MANAGED_BY_LABEL = "io.kubernaut.devinfra.managed-by"
+MANAGED_BY = "kubernaut.devinfra"
+INPUTS_HASH_LABEL = "io.kubernaut.devinfra.inputs-hash"
+PROBE_IMAGE = "localhost/kubernaut-devinfra/probe:latest"
+DROPIN_NAME = "50-kubernaut-devinfra.conf"
+
+# What a failed `podman run` says, per problem we know how to fix.
+FAILURE_PATTERNS = (
+    ("cgroup-hybrid", re.compile(r"cgroups in hybrid mode not supported|cgroup.*v1.*not supported", re.I)),
+    ("nofile", re.compile(r"RLIMIT_NOFILE|rlimit type 7\b", re.I)),
+    ("nproc", re.compile(r"RLIMIT_NPROC|rlimit type 6\b", re.I)),
+)
+
+ULIMIT_CANDIDATES = (1048576, 524288, 262144, 131072, 65536, 32768, 16384, 8192, 4096, 2048, 1024)
+
+
+def classify_run_failure(stderr):
+    """The set of known problems named in a failed `podman run`'s stderr."""
+    return set(name for name, pattern in FAILURE_PATTERNS if pattern.search(stderr or ""))
+
+
+def next_ulimit(current, hard):
+    """The next value to try below ``current`` (None: start at the hard limit)."""
+    if current is None:
+        if hard is not None:
+            return hard
+        return ULIMIT_CANDIDATES[0]
+    for value in ULIMIT_CANDIDATES:
+        if value < current and (hard is None or value <= hard):
+            return value
+    return None
+
+
+def probe_args(settings):
+    """podman run flags that apply ``settings`` (runtime, nofile, nproc)."""
+    args = []
+    if settings.get("runtime"):
+        args = ["--runtime", settings["runtime"]] + args
+    for key in ("nofile", "nproc"):
+        if settings.get(key):
+            args += ["--ulimit", "%s=%d:%d" % (key, settings[key], settings[key])]
+    return args
+
+
+def render_dropin(settings):
+    """containers.conf drop-in text for ``settings``; '' when nothing is needed."""
+    if not settings:
+        return ""
+    lines = [
+        "# Managed by kubernaut.devinfra (role podman_host). Podman's defaults do not",
+        "# start containers on this host; these values were found by starting probe",
+        "# containers. Remove this file to return to Podman's defaults.",
+    ]
+    ulimits = ['"%s=%d:%d"' % (k, settings[k], settings[k]) for k in ("nofile", "nproc") if settings.get(k)]
+    if ulimits:
+        lines += ["[containers]", "default_ulimits = [%s]" % ", ".join(ulimits)]
+    if settings.get("runtime"):
+        lines += ["[engine]", 'runtime = "%s"' % settings["runtime"]]
+    return "\n".join(lines) + "\n"
+
+
+def parse_dropin(text):
+    """Inverse of render_dropin for the keys we write."""
+    settings = {}
+    match = re.search(r'^runtime\s*=\s*"([^"]+)"', text, re.M)
+    if match:
+        settings["runtime"] = match.group(1)
+    for key in ("nofile", "nproc"):
+        match = re.search(r'"%s=(\d+):(\d+)"' % key, text)
+        if match:
+            settings[key] = int(match.group(2))
+    return settings
+
+
+def dropin_path(rootless, home=None):
+    if rootless:
+        home = home or os.path.expanduser("~")
+        return os.path.join(home, ".config", "containers", "containers.conf.d", DROPIN_NAME)
+    return os.path.join("/etc/containers/containers.conf.d", DROPIN_NAME)
+
+
+def summarize_info(info):
+    """The few facts we use from `podman info --format json`."""
+    host = info.get("host", {})
+    store = info.get("store", {})
+    return {
+        "version": info.get("version", {}).get("Version"),
+        "rootless": bool(host.get("security", {}).get("rootless")),
+        "cgroup_version": host.get("cgroupVersion"),
+        "cgroup_manager": host.get("cgroupManager"),
+        "runtime": host.get("ociRuntime", {}).get("name"),
+        "graph_root": store.get("graphRoot"),
+        "os": host.get("os"),
+        "arch": host.get("arch"),
+    }
+
+
+def parse_machine_list(text):
+    """`podman machine list --format json` -> list of {name, running, rootful}."""
+    try:
+        machines = json.loads(text or "[]")
+    except ValueError:
+        return []
+    out = []
+    for m in machines or []:
+        out.append({
+            "name": m.get("Name"),
+            "running": bool(m.get("Running")) or str(m.get("LastUp", "")).lower() == "currently running",
+            "default": bool(m.get("Default")),
+        })
+    return out
+
+
+def publishers_of(containers, port):
+    """Names of containers (podman ps JSON) that publish host ``port``."""
+    names = []
+    for c in containers or []:
+        for p in c.get("Ports") or []:
+            first = int(p.get("host_port") or 0)
+            count = int(p.get("range") or 1)
+            if first <= port < first + count:
+                names.extend(c.get("Names") or [])
+    return names
+
+
+class PodmanCLI(object):
+    """Podman commands for one module run."""
+
+    def __init__(self, module, binary=None):
+        self.module = module
+        self.bin = binary or module.get_bin_path("podman", required=False)
+
+    @property
+    def installed(self):
+        return bool(self.bin)
+
+    def require(self):
+        if not self.bin:
+            raise DevinfraError(
+                "podman was not found on the target host.",
+                hint="Install it (Debian/Ubuntu: apt-get install podman; Fedora: dnf install podman; "
+                     "macOS: brew install podman && podman machine init && podman machine start), "
+                     "or run the kubernaut.devinfra.podman_host role, which installs it where it can.")
+
+    def run(self, args, check=True, data=None):
+        self.require()
+        rc, out, err = self.module.run_command([self.bin] + list(args), data=data, binary_data=data is not None)
+        if check and rc != 0:
+            raise DevinfraError(
+                "podman %s failed (rc=%d): %s" % (" ".join(args[:3]), rc, (err or out).strip()),
+                hint="Run the same command by hand to see the full output.")
+        return rc, out, err
+
+    def info(self):
+        _, out, _ = self.run(["info", "--format", "json"])
+        return json.loads(out)
+
+    def containers(self):
+        _, out, _ = self.run(["ps", "-a", "--format", "json"])
+        return json.loads(out or "[]")
+
+    def image_labels(self, ref):
+        """Labels of image ``ref``, or None if there is no such image."""
+        rc, out, _ = self.run(["image", "inspect", "--format", "json", ref], check=False)
+        if rc != 0:
+            return None
+        data = json.loads(out or "[]")
+        if not data:
+            return None
+        return (data[0].get("Config") or {}).get("Labels") or data[0].get("Labels") or {}
+
+    def machines(self):
+        _, out, _ = self.run(["machine", "list", "--format", "json"])
+        return parse_machine_list(out)
+
+    def probe_run(self, settings):
+        """Start and remove a throw-away container; (ok, stderr)."""
+        rc, _, err = self.run(["run", "--rm", "--pull=never", "--net", "none"] + probe_args(settings)
+                              + [PROBE_IMAGE, "/bin/true"], check=False)
+        return rc == 0, err
+
+    def ensure_probe_image(self):
+        """Import a tiny image (host's /bin/true and its libraries) to probe with.
+
+        It needs no registry and no base image, so the host can be adapted before
+        any real image exists. Returns True when it had to be imported.
+        """
+        if self.image_labels(PROBE_IMAGE) is not None:
+            return False
+        files = _true_and_libraries(self.module)
+        tmpdir = tempfile.mkdtemp(prefix="devinfra-probe-")
+        try:
+            archive = os.path.join(tmpdir, "rootfs.tar")
+            with tarfile.open(archive, "w") as tar:
+                for path in files:
+                    tar.add(os.path.realpath(path), arcname=path.lstrip("/"))
+            self.run(["import", "--change", "LABEL %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY),
+                      archive, PROBE_IMAGE])
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        return True
+
+
+def _true_and_libraries(module):
+    true_bin = "/bin/true" if os.path.exists("/bin/true") else module.get_bin_path("true", required=True)
+    files = [true_bin]
+    ldd = module.get_bin_path("ldd")
+    if ldd:
+        rc, out, _ = module.run_command([ldd, true_bin])
+        if rc == 0:
+            files += parse_ldd(out)
+    return files
+
+
+def parse_ldd(text):
+    """Absolute library paths from `ldd` output."""
+    paths = []
+    for line in text.splitlines():
+        match = re.search(r"(/\S+)\s+\(0x", line)
+        if match:
+            paths.append(match.group(1))
+    return paths
+
+
+def find_working_settings(probe, hard_limits, have_runc, initial=None, max_attempts=16):
+    """Find the smallest change to Podman's configuration that starts a container.
+
+    ``probe(settings) -> (ok, stderr)`` starts a probe container with those
+    settings applied as flags on top of the current configuration; ``initial``
+    is what our drop-in already sets. Returns (settings, attempts); settings is
+    {} when the current configuration works as it is. Raises DevinfraError with
+    the last stderr when nothing we know of helps.
+    """
+    settings = {}
+    base = dict(initial or {})
+    attempts = []
+    for _ in range(max_attempts):
+        ok, err = probe(settings)
+        attempts.append({"settings": dict(settings), "ok": ok, "error": (err or "").strip()[-300:]})
+        if ok:
+            return settings, attempts
+        problems = classify_run_failure(err)
+        if not problems:
+            raise DevinfraError(
+                "Podman cannot start a container on this host, for a reason kubernaut.devinfra does "
+                "not know how to fix: %s" % (err or "").strip(),
+                hint="Try `podman run --rm %s /bin/true` by hand." % PROBE_IMAGE,
+                attempts=attempts)
+        progressed = False
+        if "cgroup-hybrid" in problems and settings.get("runtime") != "runc":
+            if not have_runc:
+                raise DevinfraError(
+                    "crun cannot run containers on this host (cgroups v1/hybrid) and runc is not installed.",
+                    hint="Install runc (Debian/Ubuntu: apt-get install runc) and re-run; the "
+                         "podman_host role does this itself when it may use the package manager.",
+                    attempts=attempts)
+            settings["runtime"] = "runc"
+            progressed = True
+        for key in ("nofile", "nproc"):
+            if key in problems:
+                value = next_ulimit(settings.get(key, base.get(key)), (hard_limits.get(key) or (None, None))[1])
+                if value is not None:
+                    settings[key] = value
+                    progressed = True
+        if not progressed:
+            break
+    raise DevinfraError(
+        "No runtime and ulimit settings that kubernaut.devinfra tried let Podman start a container: %s"
+        % (attempts[-1]["error"] if attempts else "no attempt made"),
+        hint="Check `podman run --rm %s /bin/true` by hand and the host's limits (ulimit -Hn, ulimit -Hu)."
+             % PROBE_IMAGE,
+        attempts=attempts)
