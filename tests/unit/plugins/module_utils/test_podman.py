@@ -1,0 +1,122 @@
+import pytest
+
+from ansible_collections.kubernaut.devinfra.plugins.module_utils import podman
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
+
+# The exact messages seen on a Debian 12 host with cgroups hybrid and hard
+# limits nofile=20000, where podman asks for more by default.
+CRUN_NOFILE = "Error: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied"
+CRUN_HYBRID = "Error: OCI runtime error: crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2"
+RUNC_NOFILE = ("Error: runc: runc create failed: unable to start container process: error during container "
+               "init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted")
+RUNC_NPROC = RUNC_NOFILE.replace("type 7", "type 6")
+
+
+def test_classify_known_failures():
+    assert podman.classify_run_failure(CRUN_NOFILE) == {"nofile"}
+    assert podman.classify_run_failure(CRUN_HYBRID) == {"cgroup-hybrid"}
+    assert podman.classify_run_failure(RUNC_NOFILE) == {"nofile"}
+    assert podman.classify_run_failure(RUNC_NPROC) == {"nproc"}
+    assert podman.classify_run_failure("Error: no space left on device") == set()
+
+
+def test_next_ulimit_starts_at_hard_limit_then_steps_down():
+    assert podman.next_ulimit(None, 96365) == 96365
+    assert podman.next_ulimit(96365, 96365) == 65536
+    assert podman.next_ulimit(65536, 96365) == 32768
+    assert podman.next_ulimit(1024, 96365) is None
+    assert podman.next_ulimit(None, None) == podman.ULIMIT_CANDIDATES[0]
+
+
+class ScriptedHost(object):
+    """Stands in for `podman run` on the host described in the tests above:
+    crun refuses (hybrid), nofile above 20000 and nproc above 32768 fail."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, settings):
+        self.calls.append(dict(settings))
+        runtime = settings.get("runtime", "crun")
+        nofile = settings.get("nofile", 1048576)
+        nproc = settings.get("nproc", 1048576)
+        if nofile > 20000:
+            return False, CRUN_NOFILE if runtime == "crun" else RUNC_NOFILE
+        if runtime == "crun":
+            return False, CRUN_HYBRID
+        if nproc > 32768:
+            return False, RUNC_NPROC
+        return True, ""
+
+
+def test_find_working_settings_on_the_reference_host():
+    probe = ScriptedHost()
+    settings, attempts = podman.find_working_settings(
+        probe, {"nofile": (20000, 20000), "nproc": (96365, 96365)}, have_runc=True)
+    assert settings == {"runtime": "runc", "nofile": 20000, "nproc": 32768}
+    assert attempts[-1]["ok"] is True
+    assert len(probe.calls) <= 6
+
+
+def test_find_working_settings_needs_nothing_on_a_good_host():
+    settings, attempts = podman.find_working_settings(lambda s: (True, ""), {}, have_runc=False)
+    assert settings == {}
+    assert len(attempts) == 1
+
+
+def test_missing_runc_says_how_to_install_it():
+    with pytest.raises(DevinfraError) as err:
+        podman.find_working_settings(lambda s: (False, CRUN_HYBRID), {}, have_runc=False)
+    assert "apt-get install runc" in str(err.value)
+
+
+def test_unknown_failure_is_reported_verbatim():
+    with pytest.raises(DevinfraError) as err:
+        podman.find_working_settings(lambda s: (False, "Error: something else"), {}, have_runc=True)
+    assert "something else" in str(err.value)
+
+
+def test_dropin_round_trip():
+    settings = {"runtime": "runc", "nofile": 20000, "nproc": 32768}
+    text = podman.render_dropin(settings)
+    assert 'runtime = "runc"' in text
+    assert '"nofile=20000:20000"' in text
+    assert podman.parse_dropin(text) == settings
+    assert podman.render_dropin({}) == ""
+
+
+def test_dropin_paths():
+    assert podman.dropin_path(False) == "/etc/containers/containers.conf.d/50-kubernaut-devinfra.conf"
+    assert podman.dropin_path(True, home="/home/u") == \
+        "/home/u/.config/containers/containers.conf.d/50-kubernaut-devinfra.conf"
+
+
+def test_publishers_of_port_ranges():
+    containers = [
+        {"Names": ["datastorage-postgres"], "Ports": [{"host_port": 5432, "range": 1}]},
+        {"Names": ["other"], "Ports": [{"host_port": 8000, "range": 10}]},
+        {"Names": ["none"], "Ports": None},
+    ]
+    assert podman.publishers_of(containers, 5432) == ["datastorage-postgres"]
+    assert podman.publishers_of(containers, 8009) == ["other"]
+    assert podman.publishers_of(containers, 8010) == []
+
+
+def test_parse_ldd():
+    text = ("\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n"
+            "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n")
+    assert podman.parse_ldd(text) == ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]
+
+
+def test_parse_machine_list():
+    text = '[{"Name": "podman-machine-default*", "Running": true, "Default": true}, {"Name": "b", "Running": false}]'
+    machines = podman.parse_machine_list(text)
+    assert machines[0]["running"] is True and machines[1]["running"] is False
+    assert podman.parse_machine_list("not json") == []
+
+
+def test_summarize_info():
+    info = {"host": {"cgroupVersion": "v1", "ociRuntime": {"name": "runc"}, "security": {"rootless": False}},
+            "store": {"graphRoot": "/var/lib/containers/storage"}, "version": {"Version": "4.3.1"}}
+    facts = podman.summarize_info(info)
+    assert facts["runtime"] == "runc" and facts["rootless"] is False and facts["version"] == "4.3.1"
