@@ -549,7 +549,7 @@ def default_api_probe(server, ca_pem, timeout=5):
     ca_path = None
     try:
         kwargs = dict(timeout=timeout, validate_certs=True)
-        if ca_pem:
+        if ca_pem and server.startswith("https://"):
             fd, ca_path = tempfile.mkstemp(suffix=".crt")
             with os.fdopen(fd, "w") as fh:
                 fh.write(ca_pem)
@@ -688,7 +688,7 @@ def _ensure_absent(params, ctx, cli, store, kubeconfig, result):
     if not foreign_kubeconfig_contexts(kubeconfig, name):
         ours.append(kubeconfig)
     leftovers = [p for p in ours if os.path.exists(p)]
-    result["action"] = "deleted" if exists else "absent"
+    result["outcome"] = "deleted" if exists else "absent"
     if exists:
         args = cli.delete_args(name, kubeconfig)
         if ctx.check_mode:
@@ -745,7 +745,7 @@ def _ensure_present(params, ctx, cli, store, kubeconfig, result):
             diff=dict(before=before, after=dict(config_hash=digest, config=config)),
             config_hash=digest, recorded_config_hash=(record or {}).get("config_hash"))
 
-    result["action"] = {"create": "created", "replace": "replaced", "none": "unchanged"}[plan.action]
+    result["outcome"] = {"create": "created", "replace": "replaced", "none": "unchanged"}[plan.action]
     if plan.reason and plan.action != "none":
         result["reason"] = plan.reason
     if plan.action in ("create", "replace"):

@@ -163,7 +163,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-action:
+outcome:
   description: "What happened (or would): created, replaced, unchanged, deleted, absent."
   returned: always
   type: str

@@ -225,7 +225,7 @@ def test_preflight_problem_stops_before_any_kind_mutation(tmp_path):
 def test_absent_cluster_is_created(tmp_path):
     double = FakeKindCLI()
     res = kind.ensure_cluster(params(tmp_path, workers=1), context(double))
-    assert res["changed"] and res["action"] == "created"
+    assert res["changed"] and res["outcome"] == "created"
     assert res["nodes"] == ["kubernaut-test-control-plane", "kubernaut-test-worker"]
     assert res["api_server"] == "https://127.0.0.1:40001" and res["kind_version"] == "0.32.0"
     create = [c for c in double.calls if c["argv"][1:3] == ["create", "cluster"]][0]
@@ -244,7 +244,7 @@ def test_same_hash_is_unchanged_and_makes_no_mutating_call(tmp_path):
     first = kind.ensure_cluster(params(tmp_path), context(double))
     before = len(double.mutating_calls())
     second = kind.ensure_cluster(params(tmp_path), context(double))
-    assert not second["changed"] and second["action"] == "unchanged"
+    assert not second["changed"] and second["outcome"] == "unchanged"
     assert second["executed"] == [] and len(double.mutating_calls()) == before
     assert second["config_hash"] == first["config_hash"] and second["nodes"] == first["nodes"]
 
@@ -254,7 +254,7 @@ def test_unchanged_cluster_still_exports_kubeconfig(tmp_path):
     res = kind.ensure_cluster(params(tmp_path), context(double))
     os.unlink(res["kubeconfig"])
     again = kind.ensure_cluster(params(tmp_path), context(double))
-    assert again["changed"] and again["action"] == "unchanged" and again["kubeconfig_changed"]
+    assert again["changed"] and again["outcome"] == "unchanged" and again["kubeconfig_changed"]
     assert open(res["kubeconfig"]).read() == double.kubeconfig_text("kubernaut-test")
     assert double.mutating_calls()[-1]["argv"][1] == "create"   # nothing mutating since
 
@@ -275,7 +275,7 @@ def test_different_hash_with_recreate_on_change_replaces(tmp_path):
     double = FakeKindCLI()
     kind.ensure_cluster(params(tmp_path), context(double))
     res = kind.ensure_cluster(params(tmp_path, workers=1, recreate_on_change=True), context(double))
-    assert res["changed"] and res["action"] == "replaced" and "differs" in res["reason"]
+    assert res["changed"] and res["outcome"] == "replaced" and "differs" in res["reason"]
     verbs = [c["argv"][1] for c in double.mutating_calls()]
     assert verbs == ["create", "delete", "create"]
     assert double.clusters["kubernaut-test"]["nodes"] == ["kubernaut-test-control-plane",
@@ -298,7 +298,7 @@ def test_half_created_cluster_is_replaced(tmp_path, setup, reason):
     double = FakeKindCLI()
     double.add_cluster("kubernaut-test", **setup)
     res = kind.ensure_cluster(params(tmp_path), context(double))
-    assert res["action"] == "replaced" and "half-created" in res["reason"] and reason in res["reason"]
+    assert res["outcome"] == "replaced" and "half-created" in res["reason"] and reason in res["reason"]
     assert res["diff"]["before"]["state"] == "half-created"
     assert [c["argv"][1] for c in double.mutating_calls()] == ["delete", "create"]
     assert double.clusters["kubernaut-test"]["running"]
@@ -309,7 +309,7 @@ def test_missing_control_plane_is_half_created(tmp_path):
     double.add_cluster("kubernaut-test", workers=1)
     double.clusters["kubernaut-test"]["nodes"] = ["kubernaut-test-worker"]
     res = kind.ensure_cluster(params(tmp_path), context(double))
-    assert res["action"] == "replaced" and "control-plane node container" in res["reason"]
+    assert res["outcome"] == "replaced" and "control-plane node container" in res["reason"]
 
 
 def test_api_not_answering_is_half_created(tmp_path):
@@ -322,7 +322,7 @@ def test_api_not_answering_is_half_created(tmp_path):
         raise NotReady("connection refused")
 
     res = kind.ensure_cluster(params(tmp_path), context(double, api=down_until_replaced))
-    assert res["action"] == "replaced" and "does not answer" in res["reason"]
+    assert res["outcome"] == "replaced" and "does not answer" in res["reason"]
     assert "connection refused" in res["reason"]
 
 
@@ -334,7 +334,7 @@ def test_killed_create_leaves_half_created_that_next_run_replaces(tmp_path):
     assert json.load(open(str(tmp_path / "state" / "kubernaut-test.json")))["status"] == "creating"
     double.kill_create_after_nodes = False
     res = kind.ensure_cluster(params(tmp_path), context(double))
-    assert res["action"] == "replaced" and "half-created" in res["reason"]
+    assert res["outcome"] == "replaced" and "half-created" in res["reason"]
     assert json.load(open(res["record"]))["status"] == "ready"
 
 
@@ -346,7 +346,7 @@ def test_record_left_creating_is_half_created_even_if_api_answers(tmp_path):
     record["status"] = "creating"
     json.dump(record, open(path, "w"))
     res = kind.ensure_cluster(params(tmp_path), context(double))
-    assert res["action"] == "replaced" and "did not finish" in res["reason"]
+    assert res["outcome"] == "replaced" and "did not finish" in res["reason"]
 
 
 def test_create_over_existing_name_reports_kinds_error(tmp_path):
@@ -397,7 +397,7 @@ def test_foreign_kubeconfig_is_refused(tmp_path):
 def test_check_mode_plans_create_without_mutating(tmp_path):
     double = FakeKindCLI()
     res = kind.ensure_cluster(params(tmp_path), context(double, check=True))
-    assert res["changed"] and res["action"] == "created"
+    assert res["changed"] and res["outcome"] == "created"
     assert res["executed"][0].startswith("KIND_EXPERIMENTAL_PROVIDER=podman /usr/local/bin/kind create cluster")
     assert double.mutating_calls() == [] and double.clusters == {}
     assert not os.path.exists(str(tmp_path / "state"))
@@ -407,7 +407,7 @@ def test_check_mode_plans_replace_of_half_created(tmp_path):
     double = FakeKindCLI()
     double.add_cluster("kubernaut-test", running=False)
     res = kind.ensure_cluster(params(tmp_path), context(double, check=True))
-    assert res["changed"] and res["action"] == "replaced"
+    assert res["changed"] and res["outcome"] == "replaced"
     assert [e.split()[2] for e in res["executed"]] == ["delete", "create"]
     assert double.mutating_calls() == [] and not double.clusters["kubernaut-test"]["running"]
 
@@ -424,7 +424,7 @@ def test_check_mode_absent(tmp_path):
     kind.ensure_cluster(params(tmp_path), context(double))
     n = len(double.mutating_calls())
     res = kind.ensure_cluster(params(tmp_path, state="absent"), context(double, check=True))
-    assert res["changed"] and res["action"] == "deleted" and len(double.mutating_calls()) == n
+    assert res["changed"] and res["outcome"] == "deleted" and len(double.mutating_calls()) == n
     assert "kubernaut-test" in double.clusters
 
 
@@ -434,13 +434,13 @@ def test_absent_deletes_cluster_record_and_kubeconfig(tmp_path):
     double = FakeKindCLI()
     made = kind.ensure_cluster(params(tmp_path), context(double))
     res = kind.ensure_cluster(params(tmp_path, state="absent"), context(double))
-    assert res["changed"] and res["action"] == "deleted" and double.clusters == {}
+    assert res["changed"] and res["outcome"] == "deleted" and double.clusters == {}
     delete = double.mutating_calls()[-1]
     assert delete["argv"][1:] == ["delete", "cluster", "--name", "kubernaut-test", "--kubeconfig",
                                   made["kubeconfig"]]
     assert not os.path.exists(made["record"]) and not os.path.exists(made["kubeconfig"])
     again = kind.ensure_cluster(params(tmp_path, state="absent"), context(double))
-    assert not again["changed"] and again["action"] == "absent" and again["executed"] == []
+    assert not again["changed"] and again["outcome"] == "absent" and again["executed"] == []
 
 
 def test_absent_keeps_a_shared_kubeconfig(tmp_path):
