@@ -102,10 +102,12 @@ def probe_ready(params):
     Permanent failures (wrong password, protected mode) raise DevinfraError at
     once: waiting would not change them.
     """
-    client = connect(params)
     endpoint = describe_endpoint(params)
+    client = None
     try:
         try:
+            # single_connection_client connects (and AUTHs) right here.
+            client = connect(params)
             pong = client.ping()
             if pong is not True:
                 raise NotReady("PING answered %r instead of PONG" % (pong,))
@@ -139,7 +141,8 @@ def probe_ready(params):
             # MISCONF (cannot persist), READONLY (a replica) and the like: up but not usable yet.
             raise NotReady(text)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     return {
         "version": info.get("redis_version"),
         "role": info.get("role"),
@@ -312,8 +315,9 @@ def flush_suite_indexes(params, assignment, names, databases):
     """FLUSHDB on each named suite's index, never FLUSHALL."""
     if not names:
         return
-    client = connect(params, db=0)
+    client = None
     try:
+        client = connect(params, db=0)
         try:
             server_dbs = int(client.config_get("databases").get("databases"))
         except (redis.exceptions.ResponseError, TypeError, ValueError):
@@ -331,20 +335,23 @@ def flush_suite_indexes(params, assignment, names, databases):
             "Resetting Redis suites on %s failed: %s." % (describe_endpoint(params), exc),
             hint="Check that Redis is ready (kubernaut.devinfra.redis_ready) and the password is right.")
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def server_databases(params):
     """CONFIG GET databases, for callers that did not say how many there are."""
-    client = connect(params, db=0)
+    client = None
     try:
+        client = connect(params, db=0)
         return int(client.config_get("databases").get("databases"))
     except (redis.exceptions.RedisError, TypeError, ValueError) as exc:
         raise DevinfraError(
             "Asking %s how many databases it has failed: %s." % (describe_endpoint(params), exc),
             hint="Pass databases explicitly, or check the connection options.")
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def write_suite_state(module, path, assignment):
@@ -360,6 +367,8 @@ def write_suite_state(module, path, assignment):
             "Writing the Redis suite index file %s failed: %s." % (path, exc),
             hint="The directory must exist and be writable (the redis role creates the instance's state dir).")
     module.atomic_move(tmp, path)
+    # atomic_move gives a new file the umask's mode; the file is ours alone.
+    os.chmod(path, 0o600)
 
 
 def _reset_from_params(module):
