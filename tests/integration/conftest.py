@@ -199,3 +199,78 @@ def redis_container():
     yield start
     for c in started:
         c.remove()
+
+
+# --------------------------------------------------------------------------- PostgreSQL (issue 3)
+
+class PostgresServer(Container):
+    """One real server shared by a test module; tests get their own database on it."""
+
+    def args(self, database=None, **extra):
+        """Connection options for the kubernaut.devinfra.postgres_* modules."""
+        out = dict(host=self.host, port=self.port, user=self.user, password=self.password,
+                   database=database or self.database)
+        out.update(extra)
+        return out
+
+    def connect(self, database=None, application_name="devinfra-tests"):
+        import psycopg2
+        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                dbname=database or self.database, application_name=application_name)
+        conn.autocommit = True
+        return conn
+
+    def query(self, sql, args=None, database=None):
+        conn = self.connect(database)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def create_database(self, name=None):
+        from psycopg2 import sql as pgsql
+        name = name or "t_%s" % uuid.uuid4().hex[:10]
+        conn = self.connect("postgres")
+        try:
+            conn.cursor().execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+        finally:
+            conn.close()
+        return name
+
+    def database_exists(self, name):
+        return bool(self.query("SELECT 1 FROM pg_database WHERE datname = %s", (name,), database="postgres"))
+
+
+def start_postgres_server(user="slm_user", password="test_password", database="action_history"):
+    """Start a PostgreSQL+pgvector container on a free port and wait with the collection's predicate."""
+    sys.path.insert(0, os.path.join(REPO, ".collections"))
+    from ansible_collections.kubernaut.devinfra.plugins.module_utils import postgres as pg
+    _require_image(POSTGRES_IMAGE)
+    port = free_port()
+    name = "devinfra-test-pgsrv-%s" % uuid.uuid4().hex[:8]
+    podman("run", "-d", "--name", name, "--label", TEST_LABEL + "=1", "-p", "127.0.0.1:%d:5432" % port,
+           "-e", "POSTGRES_USER=" + user, "-e", "POSTGRES_PASSWORD=" + password, "-e", "POSTGRES_DB=" + database,
+           POSTGRES_IMAGE)
+    server = PostgresServer(name, port, user=user, password=password, database=database, host="127.0.0.1")
+    try:
+        pg.wait_for_ready(server.args(connect_timeout=5), timeout=60)
+    except Exception:
+        server.remove()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def postgres_server():
+    """A PostgreSQL server for a whole test module (each test should use its own database)."""
+    server = start_postgres_server()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_db(postgres_server):
+    """A fresh, empty database on the module's server; returns its name."""
+    return postgres_server.create_database()
