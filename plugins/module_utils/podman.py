@@ -21,6 +21,8 @@ from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import D
 
 MANAGED_BY_LABEL = "io.kubernaut.devinfra.managed-by"
 MANAGED_BY = "kubernaut.devinfra"
+INSTANCE_LABEL = "io.kubernaut.devinfra.instance"
+COMPONENT_LABEL = "io.kubernaut.devinfra.component"
 INPUTS_HASH_LABEL = "io.kubernaut.devinfra.inputs-hash"
 PROBE_IMAGE = "localhost/kubernaut-devinfra/probe:latest"
 DROPIN_NAME = "50-kubernaut-devinfra.conf"

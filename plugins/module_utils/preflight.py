@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    PodmanCLI, classify_run_failure, publishers_of, summarize_info)
+    INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PodmanCLI, classify_run_failure, publishers_of, summarize_info)
 
 try:
     from ansible.module_utils.urls import open_url
@@ -73,8 +73,22 @@ def runtime_problems(facts, cgroup_mode, limits):
     return problems
 
 
-def check_port(request, containers, is_free, listeners):
-    """Fact for one port: free, or who holds it (and whether that is expected)."""
+def instance_containers(containers, instance):
+    """Names of containers labelled as ours for ``instance``."""
+    names = []
+    for c in containers or []:
+        labels = c.get("Labels") or {}
+        if labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(INSTANCE_LABEL) == instance:
+            names.extend(c.get("Names") or [])
+    return names
+
+
+def check_port(request, containers, is_free, listeners, instance=None):
+    """Fact for one port: free, or who holds it (and whether that is expected).
+
+    A port held by the container named in the request, or by any container
+    labelled as this instance's, is expected: that is a re-run.
+    """
     fact = dict(request, free=True, holder=None, expected_holder=False)
     if is_free(request["address"], request["port"]):
         return fact, None
@@ -82,7 +96,10 @@ def check_port(request, containers, is_free, listeners):
     publishers = publishers_of(containers, request["port"])
     if publishers:
         fact["holder"] = "container %s" % ", ".join(publishers)
-        if request.get("container") and request["container"] in publishers:
+        expected = set(instance_containers(containers, instance)) if instance else set()
+        if request.get("container"):
+            expected.add(request["container"])
+        if expected.intersection(publishers):
             fact["expected_holder"] = True
             return fact, None
     else:
@@ -154,7 +171,7 @@ def run_preflight(module, params):
 
     facts["ports"] = []
     for request in ports:
-        fact, issue = check_port(request, containers, host.port_is_free, host.listeners)
+        fact, issue = check_port(request, containers, host.port_is_free, host.listeners, params.get("instance"))
         facts["ports"].append(fact)
         if issue:
             problems.append(issue)

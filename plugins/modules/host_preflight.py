@@ -46,6 +46,10 @@ options:
       container:
         description: Name of our container that may already hold this port.
         type: str
+  instance:
+    description:
+      - Instance whose containers may already hold the requested ports (a re-run); ports they publish are expected.
+    type: str
   registries:
     description: Registries whose C(/v2/) endpoint is probed.
     type: list
@@ -153,6 +157,7 @@ def main():
                 address=dict(type="str", default="127.0.0.1"),
                 container=dict(type="str"),
             )),
+            instance=dict(type="str"),
             registries=dict(type="list", elements="str", default=["docker.io"]),
             check_registries=dict(type="bool", default=True),
             registry_timeout=dict(type="float", default=3),

@@ -52,3 +52,15 @@ def test_crun_on_hybrid_is_a_runtime_problem():
     assert problems and problems[0]["check"] == "runtime"
     assert preflight.runtime_problems({"runtime": "runc"}, "hybrid", {}) == []
     assert preflight.runtime_problems({"runtime": "crun"}, "v2", {}) == []
+
+
+def test_port_held_by_any_container_of_this_instance_is_expected():
+    containers = [{"Names": ["redis-context-api-ci"], "Ports": [{"host_port": 24000}],
+                   "Labels": {"io.kubernaut.devinfra.managed-by": "kubernaut.devinfra",
+                              "io.kubernaut.devinfra.instance": "ci"}}]
+    fact, issue = preflight.check_port({"port": 24000, "address": "127.0.0.1"}, containers,
+                                       lambda a, p: False, lambda p: [], instance="ci")
+    assert issue is None and fact["expected_holder"] is True
+    fact, issue = preflight.check_port({"port": 24000, "address": "127.0.0.1"}, containers,
+                                       lambda a, p: False, lambda p: [], instance="other")
+    assert issue is not None
