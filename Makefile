@@ -72,6 +72,7 @@ molecule: venv-dev images
 lint: venv-dev
 	$(BIN)/ansible-lint
 	$(BIN)/ansible-playbook --syntax-check playbooks/*.yml
+	bash tests/lint/actionlint.sh
 
 sanity: venv-dev
 	bash tests/sanity/run.sh
