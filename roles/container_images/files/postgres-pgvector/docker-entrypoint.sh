@@ -17,12 +17,17 @@ if [ "${1:-postgres}" != postgres ]; then
 fi
 shift || true
 
+# POSTGRES_PASSWORD_FILE, like the upstream image: the secret stays out of the
+# container's environment.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ -z "${POSTGRES_PASSWORD:-}" ]; then
+    POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-        echo "error: POSTGRES_PASSWORD is not set" >&2
+        echo "error: neither POSTGRES_PASSWORD nor POSTGRES_PASSWORD_FILE is set" >&2
         exit 1
     fi
     pwfile=$(mktemp)
