@@ -144,26 +144,27 @@ def test_build_ignore_excludes_seeded_junk(tmp_path):
 def test_tarball_installs_offline_and_ansible_doc_lists_modules(built, tmp_path):
     tarball = built[0]
     dest = tmp_path / "collections"
-    # --offline: no Galaxy; --no-deps: containers.podman etc. come from the `ansible` package.
-    _run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
-          "-p", str(dest), tarball], cwd=str(tmp_path))
-    installed = dest / "ansible_collections" / "kubernaut" / "devinfra"
-    assert (installed / "MANIFEST.json").is_file()
-
-    # Run outside the checkout (its ansible.cfg would point at .collections) with only
-    # the installed copy on the collections path.
+    # Hermetic: only `dest` on the collections path, no checkout ansible.cfg (it points at
+    # .collections) and no ~/.ansible (a copy installed there, e.g. by molecule, would make
+    # ansible-galaxy answer "already installed" and ansible-doc read the wrong files).
     (tmp_path / "ansible.cfg").write_text("[defaults]\n")
     env = {"ANSIBLE_COLLECTIONS_PATH": str(dest), "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
            "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
+    # --offline: no Galaxy; --no-deps: containers.podman etc. come from the `ansible` package.
+    _run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+          "--force", "-p", str(dest), tarball], cwd=str(tmp_path), **env)
+    installed = dest / "ansible_collections" / "kubernaut" / "devinfra"
+    assert (installed / "MANIFEST.json").is_file()
+
     listed = json.loads(_run([os.path.join(VENV_BIN, "ansible-doc"), "-t", "module", "-l", "-j",
                               "kubernaut.devinfra"], cwd=str(tmp_path), **env).stdout)
     expected = sorted("kubernaut.devinfra." + os.path.basename(p)[:-3]
                       for p in glob.glob(str(installed / "plugins/modules/*.py")))
+    assert expected, "no modules in the installed collection"
     assert sorted(listed) == expected
-    if expected:
-        # every module's documentation renders (doc fragments resolve) from the installed copy
-        docs = json.loads(_run([os.path.join(VENV_BIN, "ansible-doc"), "-t", "module", "-j"]
-                               + expected, cwd=str(tmp_path), **env).stdout)
-        assert sorted(docs) == expected
-        for name, doc in docs.items():
-            assert str(installed) in doc["doc"]["filename"], (name, doc["doc"]["filename"])
+    # every module's documentation renders (doc fragments resolve) from the installed copy
+    docs = json.loads(_run([os.path.join(VENV_BIN, "ansible-doc"), "-t", "module", "-j"]
+                           + expected, cwd=str(tmp_path), **env).stdout)
+    assert sorted(docs) == expected
+    for name, doc in docs.items():
+        assert doc["doc"]["filename"].startswith(str(installed)), (name, doc["doc"]["filename"])
