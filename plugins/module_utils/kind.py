@@ -217,7 +217,7 @@ def render_config(params):
         "apiVersion": CONFIG_API_VERSION,
         "name": params["name"],
         "networking": networking,
-        "nodes": [control_plane] + [node("worker") for _ in range(params.get("workers") or 0)],
+        "nodes": [control_plane] + [node("worker") for dummy in range(params.get("workers") or 0)],
     }
     digest = config_hash(config)
     for entry in config["nodes"]:
@@ -793,10 +793,10 @@ def _create(params, ctx, cli, store, kubeconfig, config, digest, plan, result):
     record = dict(name=name, config_hash=digest, config=config, status="creating",
                   nodes=result["nodes"], kind_version=result.get("kind_version"))
     store.write(name, record)
-    _, err = cli.mutate(create, "Creating kind cluster %s" % name, data=canonical_json(config, indent=2),
-                        hint="kind deletes the nodes of a failed create; its log above says why. "
-                             "`kind export logs --name %s` collects node logs when --retain was used."
-                             % name)
+    err = cli.mutate(create, "Creating kind cluster %s" % name, data=canonical_json(config, indent=2),
+                     hint="kind deletes the nodes of a failed create; its log above says why. "
+                          "`kind export logs --name %s` collects node logs when --retain was used."
+                          % name)[1]
     if WAIT_TIMED_OUT_RE.search(err or ""):
         result["kind_wait_timed_out"] = True
         ctx.warn("kind's --wait of %ss ran out before the control plane was Ready; kind still exits 0, "
@@ -857,7 +857,7 @@ def choose_local_name(requested, names):
     for candidate in (wanted, "localhost/" + wanted, qualify(wanted)):
         if candidate in names:
             return candidate
-    domain, _ = split_reference(wanted)
+    domain = split_reference(wanted)[0]
     if domain is None:
         for n in names:
             if n.endswith("/" + wanted):
@@ -886,8 +886,8 @@ def local_image(runner, podman_bin, ref):
 
 def node_image_id(runner, podman_bin, node, ref):
     """The image id containerd on ``node`` has for ``ref``, or None (read-only)."""
-    rc, out, _ = runner([podman_bin, "exec", node, "crictl", "inspecti", "-o", "json", ref],
-                        data=None, environ_update=None)
+    rc, out, dummy = runner([podman_bin, "exec", node, "crictl", "inspecti", "-o", "json", ref],
+                            data=None, environ_update=None)
     if rc != 0:
         return None
     try:
@@ -922,7 +922,7 @@ def ensure_images(params, ctx, tmpdir):
             cli.plan(load)
             continue
         cli.executed.append(" ".join(save))
-        rc, _, err = ctx.runner(save, data=None, environ_update=None)
+        rc, dummy, err = ctx.runner(save, data=None, environ_update=None)
         if rc != 0:
             raise DevinfraError("Saving %s with podman failed: %s" % (local_name, last_error_line(err)))
         try:

@@ -32,9 +32,11 @@ extends_documentation_fragment:
   - kubernaut.devinfra.kind
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Probes only; returns the kind commands it would run in RV(executed) and a truthful RV(changed).
+    details: Probes only; returns the kind commands it would run in RV(executed) and a truthful C(changed).
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before/after of the config hash and the rendered config, or the half-created state replaced.
 options:
@@ -220,6 +222,7 @@ elapsed_ms:
   type: int
 """
 
+import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
@@ -271,6 +274,9 @@ def main():
         else:
             validate_cluster_name(params["name"])
         kind_bin = params["kind_path"] or module.get_bin_path("kind")
+        if kind_bin and not os.access(kind_bin, os.X_OK):
+            raise DevinfraError("Managing kind cluster %s failed: kind_path %s is not an executable file."
+                                % (params["name"], kind_bin), hint=INSTALL_HINT)
         if not kind_bin:
             raise DevinfraError("Managing kind cluster %s failed: the kind binary was not found on PATH "
                                 "of %s." % (params["name"], platform.node()), hint=INSTALL_HINT)

@@ -24,9 +24,11 @@ extends_documentation_fragment:
   - kubernaut.devinfra.kind
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Probes the nodes and returns the commands it would run; loads nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   images:
@@ -85,6 +87,8 @@ elapsed_ms:
   type: int
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import (
@@ -101,6 +105,9 @@ def main():
     try:
         validate_cluster_name(params["name"])
         kind_bin = params["kind_path"] or module.get_bin_path("kind")
+        if kind_bin and not os.access(kind_bin, os.X_OK):
+            raise DevinfraError("Loading images into kind cluster %s failed: kind_path %s is not an "
+                                "executable file." % (params["name"], kind_bin), hint=INSTALL_HINT)
         if not kind_bin:
             raise DevinfraError("Loading images into kind cluster %s failed: the kind binary was not "
                                 "found on PATH." % params["name"], hint=INSTALL_HINT)

@@ -139,7 +139,7 @@ def test_hash_is_stable_and_sensitive(tmp_path):
 
 
 def test_default_node_image_is_pinned_by_digest():
-    tag, _, digest = kind.DEFAULT_NODE_IMAGE.partition("@sha256:")
+    tag, dummy, digest = kind.DEFAULT_NODE_IMAGE.partition("@sha256:")
     assert tag.startswith("kindest/node:v") and len(digest) == 64
 
 
@@ -181,14 +181,14 @@ def test_preflight_rootful_v1_warns_only():
 
 def test_preflight_rootless_v1_fails_with_grub_fix():
     info = {"host": {"cgroupVersion": "v1", "security": {"rootless": True}}}
-    problems, _ = kind.provider_problems(info, "Linux")
+    problems = kind.provider_problems(info, "Linux")[0]
     assert "systemd.unified_cgroup_hierarchy=1" in problems[0] and "update-grub" in problems[0]
 
 
 def test_preflight_rootless_without_delegation_fails_with_delegate_fix():
     info = {"host": {"cgroupVersion": "v2", "security": {"rootless": True},
                      "cgroupControllers": ["memory", "pids"]}}
-    problems, _ = kind.provider_problems(info, "Linux")
+    problems = kind.provider_problems(info, "Linux")[0]
     assert "missing: cpu" in problems[0] and "Delegate=yes" in problems[0]
 
 
@@ -200,7 +200,7 @@ def test_preflight_rootless_with_delegation_ok():
 
 def test_preflight_macos_needs_rootful_machine():
     info = {"host": {"cgroupVersion": "v2", "security": {"rootless": True}}}
-    problems, _ = kind.provider_problems(info, "Darwin")
+    problems = kind.provider_problems(info, "Darwin")[0]
     assert "podman machine set --rootful" in problems[0]
 
 
@@ -278,8 +278,8 @@ def test_different_hash_with_recreate_on_change_replaces(tmp_path):
     assert res["changed"] and res["outcome"] == "replaced" and "differs" in res["reason"]
     verbs = [c["argv"][1] for c in double.mutating_calls()]
     assert verbs == ["create", "delete", "create"]
-    assert double.clusters["kubernaut-test"]["nodes"] == ["kubernaut-test-control-plane",
-                                                         "kubernaut-test-worker"]
+    assert double.clusters["kubernaut-test"]["nodes"] == [
+        "kubernaut-test-control-plane", "kubernaut-test-worker"]
 
 
 def test_cluster_without_record_is_not_adopted(tmp_path):
@@ -353,8 +353,8 @@ def test_create_over_existing_name_reports_kinds_error(tmp_path):
     """If the cluster appears between probe and create, kind's own refusal surfaces."""
     double = FakeKindCLI()
     double.add_cluster("kubernaut-test")
-    rc, _, err = double(["kind", "create", "cluster", "--name", "kubernaut-test", "--config", "-"],
-                        data="{}", environ_update={"KIND_EXPERIMENTAL_PROVIDER": "podman"})
+    rc, dummy, err = double(["kind", "create", "cluster", "--name", "kubernaut-test", "--config", "-"],
+                            data="{}", environ_update={"KIND_EXPERIMENTAL_PROVIDER": "podman"})
     assert rc == 1 and kind.ALREADY_EXISTS_RE.search(err)
 
 

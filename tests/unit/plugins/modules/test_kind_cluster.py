@@ -68,14 +68,23 @@ def test_missing_kind_for_load_image(monkeypatch, capsys):
 def test_main_creates_then_is_idempotent(monkeypatch, capsys, tmp_path):
     double = FakeKindCLI()
     monkeypatch.setattr(kind_cluster, "Context", _context_with_probe(kind_cluster.Context))
-    bins = {"kind": "/opt/kind/bin/kind", "podman": "/usr/bin/podman"}
-    args = dict(state_dir=str(tmp_path), workers=1)
+    fake_bin = tmp_path / "kind"   # only has to be executable: FakeKindCLI answers the calls
+    fake_bin.write_text("#!/bin/sh\nexit 99\n")
+    fake_bin.chmod(0o755)
+    bins = {"kind": str(fake_bin), "podman": "/usr/bin/podman"}
+    args = dict(state_dir=str(tmp_path / "state"), workers=1)
     first = run_main(kind_cluster, args, monkeypatch, capsys, bins=bins, runner=double)
     assert first["changed"] and first["outcome"] == "created", first
     assert first["nodes"] == ["kubernaut-test-control-plane", "kubernaut-test-worker"]
     second = run_main(kind_cluster, args, monkeypatch, capsys, bins=bins, runner=double)
     assert not second["changed"] and second["outcome"] == "unchanged"
-    assert second["kubeconfig"] == os.path.join(str(tmp_path), "kubernaut-test.kubeconfig")
+    assert second["kubeconfig"] == os.path.join(str(tmp_path / "state"), "kubernaut-test.kubeconfig")
+
+
+def test_kind_path_that_is_not_executable(monkeypatch, capsys, tmp_path):
+    res = run_main(kind_cluster, dict(state_dir=str(tmp_path), kind_path=str(tmp_path / "nope")),
+                   monkeypatch, capsys, bins={})
+    assert res["failed"] and "is not an executable file" in res["msg"]
 
 
 def _context_with_probe(cls):
