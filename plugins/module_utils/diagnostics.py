@@ -28,9 +28,9 @@ def redact(text, secrets):
 
 
 def our_containers(podman, instance):
-    _, out, _ = podman.run(["ps", "-a", "--format", "json",
-                            "--filter", "label=%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY),
-                            "--filter", "label=%s=%s" % (INSTANCE_LABEL, instance)])
+    out = podman.run(["ps", "-a", "--format", "json",
+                      "--filter", "label=%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY),
+                      "--filter", "label=%s=%s" % (INSTANCE_LABEL, instance)])[1]
     return json.loads(out or "[]")
 
 

@@ -78,7 +78,7 @@ def parse_proc_net_tcp(text, port):
         if len(fields) < 10:
             continue
         local, state, inode = fields[1], fields[3], fields[9]
-        addr, _, hexport = local.partition(":")
+        addr, hexport = local.split(":", 1)
         if state == "0A" and int(hexport, 16) == port:
             found.append((addr, int(inode)))
     return found

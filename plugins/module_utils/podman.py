@@ -175,16 +175,16 @@ class PodmanCLI(object):
         return rc, out, err
 
     def info(self):
-        _, out, _ = self.run(["info", "--format", "json"])
+        out = self.run(["info", "--format", "json"])[1]
         return json.loads(out)
 
     def containers(self):
-        _, out, _ = self.run(["ps", "-a", "--format", "json"])
+        out = self.run(["ps", "-a", "--format", "json"])[1]
         return json.loads(out or "[]")
 
     def image_labels(self, ref):
         """Labels of image ``ref``, or None if there is no such image."""
-        rc, out, _ = self.run(["image", "inspect", "--format", "json", ref], check=False)
+        rc, out, err = self.run(["image", "inspect", "--format", "json", ref], check=False)
         if rc != 0:
             return None
         data = json.loads(out or "[]")
@@ -193,12 +193,12 @@ class PodmanCLI(object):
         return (data[0].get("Config") or {}).get("Labels") or data[0].get("Labels") or {}
 
     def machines(self):
-        _, out, _ = self.run(["machine", "list", "--format", "json"])
+        out = self.run(["machine", "list", "--format", "json"])[1]
         return parse_machine_list(out)
 
     def probe_run(self, settings):
         """Start and remove a throw-away container; (ok, stderr)."""
-        rc, _, err = self.run(["run", "--rm", "--pull=never", "--net", "none"] + probe_args(settings)
+        rc, out, err = self.run(["run", "--rm", "--pull=never", "--net", "none"] + probe_args(settings)
                               + [PROBE_IMAGE, "/bin/true"], check=False)
         return rc == 0, err
 
@@ -229,7 +229,7 @@ def _true_and_libraries(module):
     files = [true_bin]
     ldd = module.get_bin_path("ldd")
     if ldd:
-        rc, out, _ = module.run_command([ldd, true_bin])
+        rc, out, err = module.run_command([ldd, true_bin])
         if rc == 0:
             files += parse_ldd(out)
     return files
@@ -257,7 +257,7 @@ def find_working_settings(probe, hard_limits, have_runc, initial=None, max_attem
     settings = {}
     base = dict(initial or {})
     attempts = []
-    for _ in range(max_attempts):
+    while len(attempts) < max_attempts:
         ok, err = probe(settings)
         attempts.append({"settings": dict(settings), "ok": ok, "error": (err or "").strip()[-300:]})
         if ok:

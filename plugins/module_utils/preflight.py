@@ -19,12 +19,8 @@ from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import D
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
     INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PodmanCLI, classify_run_failure, publishers_of, summarize_info)
 
-try:
-    from ansible.module_utils.urls import open_url
-    from ansible.module_utils.six.moves.urllib.error import HTTPError
-except ImportError:  # pragma: no cover
-    open_url = None
-    HTTPError = Exception
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.urls import open_url
 
 REGISTRY_ENDPOINTS = {
     "docker.io": "https://registry-1.docker.io/v2/",
@@ -158,7 +154,8 @@ def run_preflight(module, params):
         facts["limits"] = dict((k, {"soft": v[0], "hard": v[1]}) for k, v in limits.items())
         problems.extend(runtime_problems(podman_facts, facts["cgroup_mode"], limits))
 
-    storage = podman_facts.get("graph_root") or ("/var/lib/containers/storage" if podman_facts.get("rootless") is False else "~/.local/share/containers/storage")
+    storage = podman_facts.get("graph_root") or (
+        "/var/lib/containers/storage" if os.geteuid() == 0 else os.path.expanduser("~/.local/share/containers/storage"))
     try:
         free = host.free_bytes(storage)
         facts["disk"] = {"path": storage, "free_bytes": free}

@@ -20,12 +20,14 @@ description:
     password, secret or token, and passwords inside URLs.
   - Read-only; returns the texts for the caller to write (the diagnostics role writes them on the controller).
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Read-only.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 options:
   instance:

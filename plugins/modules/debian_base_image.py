@@ -18,16 +18,18 @@ description:
   - The image carries a label with the hash of its inputs (suite, variant, mirror, extra packages).
     An image whose label matches is left alone, so a re-run builds nothing.
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 requirements:
   - podman
   - debootstrap
   - root on the target host
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reports whether the image would be built, without running debootstrap.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   name:

@@ -19,12 +19,14 @@ description:
     holds it), and whether container registries answer.
   - Returns a list of problems, each with a one-line fix. Creates nothing and changes nothing.
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: The module is read-only; check mode runs the same checks.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 options:
   ports:

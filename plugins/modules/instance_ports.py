@@ -18,12 +18,14 @@ description:
     C(ports.json) in the instance's state directory; later runs reuse it, so two instances side by side
     never collide and their connection details do not change between runs.
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Chooses the ports it would store, without storing them.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   instance:
@@ -35,7 +37,7 @@ options:
     type: path
     required: true
   defaults:
-    description: Port per component for the default instance, for example C({postgres: 5432, redis: 6379}).
+    description: 'Port per component for the default instance, for example C({postgres: 5432, redis: 6379}).'
     type: dict
     required: true
   address:

@@ -23,15 +23,17 @@ description:
     (C(/etc/containers/containers.conf.d/50-kubernaut-devinfra.conf), or under C(~/.config) for rootless
     Podman). Nothing is written on hosts where Podman works as it is, and a working drop-in is left alone.
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 requirements:
   - podman
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Probes run (they start and remove a container, and import the probe image if missing), but no file is written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   state:

@@ -23,8 +23,8 @@ def test_build_mode_rerun_changes_nothing():
     again = run_playbook(IMAGES, {"devinfra_image_source": "build"})
     assert again.rc == 0, again.stdout
     assert again.stats["changed"] == 0, changed_tasks(again)
-    facts = [r["ansible_facts"] for _, r in again.task_results()
-             if "devinfra_postgres_image" in r.get("ansible_facts", {})]
+    facts = [res["ansible_facts"] for name, res in again.task_results()
+             if "devinfra_postgres_image" in res.get("ansible_facts", {})]
     refs = facts[-1]
     assert refs["devinfra_postgres_image"].startswith("localhost/kubernaut-devinfra/postgres-pgvector:17-")
     assert refs["devinfra_redis_image"].startswith("localhost/kubernaut-devinfra/redis:7-")
@@ -36,7 +36,8 @@ def test_build_mode_rerun_changes_nothing():
 def test_auto_mode_without_registry_builds_and_says_so_once():
     run = run_playbook(IMAGES, {"devinfra_image_source": "auto"})
     assert run.rc == 0, run.stdout
-    messages = [r.get("msg", "") for _, r in run.task_results() if "No container registry answered" in str(r.get("msg", ""))]
+    messages = [res.get("msg", "") for name, res in run.task_results()
+                if "No container registry answered" in str(res.get("msg", ""))]
     if not messages:
         pytest.skip("a registry answered from this host; auto mode pulled instead")
     assert len(messages) == 1
@@ -117,7 +118,7 @@ def test_dropin_is_written_only_when_needed_and_then_left_alone():
             os.unlink(DROPIN)
         plain = subprocess.run(["podman", "run", "--rm", "--pull=never", "--net", "none",
                                 "localhost/kubernaut-devinfra/probe:latest", "/bin/true"],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
         needed = plain.returncode != 0
         check = run_module("podman_host_config", {}, check=True, diff=True)
         assert check["changed"] is needed
@@ -130,7 +131,7 @@ def test_dropin_is_written_only_when_needed_and_then_left_alone():
             assert os.path.exists(DROPIN)
             assert real["diff"]["after"] == open(DROPIN).read()
             ok = subprocess.run(["podman", "run", "--rm", "--pull=never", "--net", "none",
-                                 "localhost/kubernaut-devinfra/probe:latest", "/bin/true"])
+                                 "localhost/kubernaut-devinfra/probe:latest", "/bin/true"], check=False)
             assert ok.returncode == 0
         else:
             assert not os.path.exists(DROPIN)

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Fail in seconds, with the exact fix, when the infrastructure a suite needs is down.
 
 DD-008's failure mode was 91 tests each failing with "connection refused".

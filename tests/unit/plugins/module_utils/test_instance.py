@@ -21,7 +21,7 @@ def test_other_instance_gets_free_ports_once():
 
 def test_busy_ports_are_skipped():
     first = instance.first_candidate("ci-2", "postgres")
-    ports, _ = instance.choose_ports("ci-2", {"postgres": 5432}, {}, lambda p: p != first)
+    ports = instance.choose_ports("ci-2", {"postgres": 5432}, {}, lambda p: p != first)[0]
     assert ports["postgres"] != first
 
 
