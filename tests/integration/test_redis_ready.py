@@ -14,10 +14,10 @@ from conftest import REDIS_IMAGE, TEST_LABEL, free_port, podman, run_module, wai
 pytestmark = pytest.mark.integration
 
 
-def client(port, password=None, db=0):
+def client(port, password=None, db=0, timeout=10):
     """A test-side client that never retries on its own."""
     return redis.Redis(host="127.0.0.1", port=port, password=password, db=db,
-                       retry=Retry(NoBackoff(), 0), socket_timeout=10, decode_responses=True)
+                       retry=Retry(NoBackoff(), 0), socket_timeout=timeout, decode_responses=True)
 
 
 def test_ready_reports_version_databases_and_role(redis_container):
@@ -109,7 +109,7 @@ def test_not_ready_while_loading_a_large_dataset_then_first_command_succeeds():
                "--enable-debug-command", "yes")
         wait_port(port)
         run_until(lambda: _pings(port))
-        seed = client(port)
+        seed = client(port, timeout=300)  # POPULATE and SAVE take seconds, more on a busy host
         seed.execute_command("DEBUG", "POPULATE", keys, "k", 64)
         seed.save()
         seed.close()
