@@ -139,7 +139,7 @@ seealso:
     description: The v1alpha4 Cluster config this module renders.
     link: https://kind.sigs.k8s.io/docs/user/configuration/
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""

@@ -38,7 +38,7 @@ options:
     elements: str
     required: true
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""

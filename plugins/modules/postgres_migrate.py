@@ -67,7 +67,7 @@ attributes:
 extends_documentation_fragment:
   - kubernaut.devinfra.postgres
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""

@@ -44,7 +44,7 @@ extends_documentation_fragment:
   - kubernaut.devinfra.postgres
   - kubernaut.devinfra.wait
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""
