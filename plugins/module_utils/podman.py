@@ -198,8 +198,8 @@ class PodmanCLI(object):
 
     def probe_run(self, settings):
         """Start and remove a throw-away container; (ok, stderr)."""
-        rc, out, err = self.run(["run", "--rm", "--pull=never", "--net", "none"] + probe_args(settings)
-                              + [PROBE_IMAGE, "/bin/true"], check=False)
+        argv = ["run", "--rm", "--pull=never", "--net", "none"] + probe_args(settings) + [PROBE_IMAGE, "/bin/true"]
+        rc, out, err = self.run(argv, check=False)
         return rc == 0, err
 
     def ensure_probe_image(self):

@@ -254,8 +254,8 @@ def _skip_string(text, i, escapes):
 
 def _previous_word_is(text, i, word):
     before = text[:i].rstrip()
-    return before[-len(word):].upper() == word and (len(before) == len(word) or
-                                                     not before[-len(word) - 1].isalnum())
+    return before[-len(word):].upper() == word and (
+        len(before) == len(word) or not before[-len(word) - 1].isalnum())
 
 
 def transaction_control(stmt):
@@ -384,9 +384,9 @@ def compute_plan(migrations, applied, target_version=None, allow_out_of_order=Fa
         late = [m for m in pending if m.version < highest]
         if late:
             raise DevinfraError(
-                "Migration %s (version %d) is new but older than the newest applied migration (version %d). "
+                "Migration %s (version %s) is new but older than the newest applied migration (version %s). "
                 "Nothing was applied." % (late[0].script, late[0].version, highest),
-                hint="Renumber it above %d, or set allow_out_of_order: true if applying it late is safe."
+                hint="Renumber it above %s, or set allow_out_of_order: true if applying it late is safe."
                      % highest)
     if target_version is not None:
         pending = [m for m in pending if m.version <= target_version]

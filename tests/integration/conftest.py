@@ -24,6 +24,7 @@ POSTGRES_IMAGE = os.environ.get(
     "DEVINFRA_TEST_POSTGRES_IMAGE", "localhost/kubernaut-devinfra/postgres-pgvector:17")
 REDIS_IMAGE = os.environ.get("DEVINFRA_TEST_REDIS_IMAGE", "localhost/kubernaut-devinfra/redis:7")
 
+
 def ansible_env(**extra):
     env = dict(os.environ)
     env.update({
