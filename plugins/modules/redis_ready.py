@@ -29,7 +29,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""

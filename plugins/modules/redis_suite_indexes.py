@@ -58,7 +58,7 @@ attributes:
     support: full
     description: Shows the assignment before and after.
 author:
-  - kubernaut developers
+  - kubernaut developers (@kubernaut)
 """
 
 EXAMPLES = r"""
