@@ -28,6 +28,7 @@ attributes:
     description: The probe runs in check mode too; it changes nothing but its own scratch key.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
 author:
   - kubernaut developers (@kubernaut)
 """
