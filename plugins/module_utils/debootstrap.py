@@ -16,13 +16,18 @@ import tempfile
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    INPUTS_HASH_LABEL, MANAGED_BY, MANAGED_BY_LABEL)
+    BUILT_BY_LABEL, INPUTS_HASH_LABEL, MANAGED_BY)
+
+
+# Bumped when what the module adds around debootstrap changes (labels), so
+# images made by an older revision are rebuilt.
+BUILD_REVISION = 2
 
 
 def inputs_hash(suite, variant, mirror, include):
     """Hash of everything that decides what debootstrap produces."""
     doc = json.dumps({"suite": suite, "variant": variant, "mirror": mirror,
-                      "include": sorted(include or [])}, sort_keys=True)
+                      "include": sorted(include or []), "revision": BUILD_REVISION}, sort_keys=True)
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
@@ -83,7 +88,7 @@ def build_base_image(module, podman, name, suite, variant, mirror, include, labe
         if rc != 0:
             raise DevinfraError("Could not archive the debootstrapped tree: %s" % (err or out).strip())
         all_labels = dict(labels)
-        all_labels[MANAGED_BY_LABEL] = MANAGED_BY
+        all_labels[BUILT_BY_LABEL] = MANAGED_BY
         podman.run(import_argv(archive, name, all_labels))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

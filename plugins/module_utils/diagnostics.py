@@ -12,7 +12,7 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import INSTANCE_LABEL, is_owned
 
 REDACTED = "<redacted>"
 SECRET_KEY = re.compile(r"((?:[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|PASS)[A-Z0-9_]*)=)([^\s\"',]+)", re.I)
@@ -28,10 +28,8 @@ def redact(text, secrets):
 
 
 def our_containers(podman, instance):
-    out = podman.run(["ps", "-a", "--format", "json",
-                      "--filter", "label=%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY),
-                      "--filter", "label=%s=%s" % (INSTANCE_LABEL, instance)])[1]
-    return json.loads(out or "[]")
+    out = podman.run(["ps", "-a", "--format", "json", "--filter", "label=%s=%s" % (INSTANCE_LABEL, instance)])[1]
+    return [c for c in json.loads(out or "[]") if is_owned(c.get("Labels"), instance)]
 
 
 def collect(podman, instance, secrets, postgres=None, log_lines=200, kind=None):

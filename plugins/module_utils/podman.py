@@ -20,6 +20,10 @@ import tempfile
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 
 MANAGED_BY_LABEL = "io.kubernaut.devinfra.managed-by"
+# Images carry their own label: containers inherit their image's labels, so
+# the containers' ownership label on an image would mark every container made
+# from it as ours.
+BUILT_BY_LABEL = "io.kubernaut.devinfra.built-by"
 MANAGED_BY = "kubernaut.devinfra"
 INSTANCE_LABEL = "io.kubernaut.devinfra.instance"
 COMPONENT_LABEL = "io.kubernaut.devinfra.component"
@@ -35,6 +39,12 @@ FAILURE_PATTERNS = (
 )
 
 ULIMIT_CANDIDATES = (1048576, 524288, 262144, 131072, 65536, 32768, 16384, 8192, 4096, 2048, 1024)
+
+
+def is_owned(labels, instance):
+    """Whether ``labels`` say: managed by this collection, for ``instance``."""
+    labels = labels or {}
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(INSTANCE_LABEL) == instance
 
 
 def classify_run_failure(stderr):
@@ -217,7 +227,7 @@ class PodmanCLI(object):
             with tarfile.open(archive, "w") as tar:
                 for path in files:
                     tar.add(os.path.realpath(path), arcname=path.lstrip("/"))
-            self.run(["import", "--change", "LABEL %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY),
+            self.run(["import", "--change", "LABEL %s=%s" % (BUILT_BY_LABEL, MANAGED_BY),
                       archive, PROBE_IMAGE])
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)

@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PodmanCLI, classify_run_failure, publishers_of, summarize_info)
+    PodmanCLI, classify_run_failure, is_owned, publishers_of, summarize_info)
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
@@ -73,8 +73,7 @@ def instance_containers(containers, instance):
     """Names of containers labelled as ours for ``instance``."""
     names = []
     for c in containers or []:
-        labels = c.get("Labels") or {}
-        if labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(INSTANCE_LABEL) == instance:
+        if is_owned(c.get("Labels"), instance):
             names.extend(c.get("Names") or [])
     return names
 

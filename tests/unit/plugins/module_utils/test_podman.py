@@ -120,3 +120,11 @@ def test_summarize_info():
             "store": {"graphRoot": "/var/lib/containers/storage"}, "version": {"Version": "4.3.1"}}
     facts = podman.summarize_info(info)
     assert facts["runtime"] == "runc" and facts["rootless"] is False and facts["version"] == "4.3.1"
+
+
+def test_is_owned_needs_both_labels():
+    ours = {"io.kubernaut.devinfra.managed-by": "kubernaut.devinfra", "io.kubernaut.devinfra.instance": "dev"}
+    assert podman.is_owned(ours, "dev") is True
+    assert podman.is_owned(ours, "ci") is False
+    assert podman.is_owned({"io.kubernaut.devinfra.instance": "dev"}, "dev") is False
+    assert podman.is_owned(None, "dev") is False

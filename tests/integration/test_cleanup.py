@@ -1,0 +1,47 @@
+"""Cleanup removes exactly one instance's labelled resources.
+
+Podman ORs repeated --filter label=... for volumes and networks (it ANDs
+them only for containers); a cleanup that trusted the filters once purged
+every instance's volumes, and removing a volume in use removes its container.
+"""
+
+import uuid
+
+from conftest import REPO, podman, run_playbook
+
+CLEANUP = REPO + "/playbooks/cleanup.yml"
+OURS = "io.kubernaut.devinfra.managed-by=kubernaut.devinfra"
+
+
+def test_purge_of_one_instance_leaves_other_instances_and_unlabelled_things():
+    tag = uuid.uuid4().hex[:6]
+    mine, other = "cu-a-" + tag, "cu-b-" + tag
+    names = {
+        "mine": "cu-mine-" + tag,
+        "other": "cu-other-" + tag,
+        "half": "cu-half-" + tag,       # instance label only: not ours
+        "plain": "cu-plain-" + tag,     # no labels at all
+    }
+    podman("volume", "create", "--label", OURS, "--label", "io.kubernaut.devinfra.instance=" + mine, names["mine"])
+    podman("volume", "create", "--label", OURS, "--label", "io.kubernaut.devinfra.instance=" + other, names["other"])
+    podman("volume", "create", "--label", "io.kubernaut.devinfra.instance=" + mine, names["half"])
+    podman("volume", "create", names["plain"])
+    podman("create", "--name", names["other"], "-v", names["other"] + ":/data",
+           "--label", OURS, "--label", "io.kubernaut.devinfra.instance=" + other, "localhost/kubernaut-devinfra/redis:7")
+    podman("create", "--name", names["half"], "--label", "io.kubernaut.devinfra.instance=" + mine,
+           "localhost/kubernaut-devinfra/redis:7")
+    try:
+        run = run_playbook(CLEANUP, {"devinfra_instance": mine, "devinfra_purge": True})
+        assert run.rc == 0, run.stdout[-3000:]
+        assert podman("volume", "exists", names["mine"], check=False).returncode == 1
+        for key in ("other", "half", "plain"):
+            assert podman("volume", "exists", names[key], check=False).returncode == 0, key
+        assert podman("container", "exists", names["other"], check=False).returncode == 0
+        assert podman("container", "exists", names["half"], check=False).returncode == 0
+        again = run_playbook(CLEANUP, {"devinfra_instance": mine, "devinfra_purge": True})
+        assert again.rc == 0 and again.stats["changed"] == 0
+    finally:
+        for key in ("other", "half"):
+            podman("rm", "-f", names[key], check=False)
+        for name in names.values():
+            podman("volume", "rm", "-f", name, check=False)
