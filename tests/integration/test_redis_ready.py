@@ -129,7 +129,7 @@ def test_not_ready_while_loading_a_large_dataset_then_first_command_succeeds():
             res=run_module("redis_ready", {"port": port, "wait_timeout": 180})))
         runner.start()
         try:
-            conn, _ = placeholder.accept()
+            conn = placeholder.accept()[0]
             conn.close()
         finally:
             placeholder.close()

@@ -61,7 +61,7 @@ def nothing_created(inst):
 
 
 def failure_message(run):
-    return "\n".join(res.get("msg", "") for _, res in run.task_results() if res.get("failed"))
+    return "\n".join(res.get("msg", "") for name, res in run.task_results() if res.get("failed"))
 
 
 @pytest.mark.parametrize("overrides,phrase", [
@@ -148,13 +148,13 @@ def netns():
     ]
     try:
         for step in steps:
-            proc = subprocess.run(step, capture_output=True, text=True)
+            proc = subprocess.run(step, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 pytest.skip("cannot build the test namespace (%s): %s" % (" ".join(step), proc.stderr))
         yield ns
     finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
 # Runs inside the namespace: connect to the host side, optionally AUTH + PING.
@@ -184,7 +184,7 @@ print(json.dumps(out))
 
 def from_netns(ns, port, password=""):
     proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NS_CLIENT,
-                           NETNS_HOST_IP, str(port), password], capture_output=True, text=True)
+                           NETNS_HOST_IP, str(port), password], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
