@@ -144,8 +144,8 @@ def classify(action, name):
     return "other modules (%s)" % action.split(".")[-1]
 
 
-def profile_run(extra_vars, label):
-    wall, _proc, data = common.ansible_playbook(BOOTSTRAP, extra_vars, json_output=True)
+def profile_run(extra_vars, label, playbook=BOOTSTRAP):
+    wall, _proc, data = common.ansible_playbook(playbook, extra_vars, json_output=True)
     tasks = []
     for play in data.get("plays", []):
         for task in play.get("tasks", []):
@@ -177,27 +177,35 @@ def startup_and_overhead(tmp):
         out["empty"].append(common.ansible_playbook(empty)[0])
         out["ping"].append(common.ansible_playbook(pings)[0])
         out["facts"].append(common.ansible_playbook(facts)[0])
+        # ansible.cfg sets pipelining under [ssh_connection] only; the local connection reads the general setting.
+        out["ping_pipelined"].append(common.ansible_playbook(pings, env={"ANSIBLE_PIPELINING": "True"})[0])
     e = median(out["empty"])
-    return dict(startup=e, per_module=(median(out["ping"]) - e) / n, per_set_fact=(median(out["facts"]) - e) / n)
+    return dict(startup=e, per_module=(median(out["ping"]) - e) / n, per_set_fact=(median(out["facts"]) - e) / n,
+                per_module_pipelined=(median(out["ping_pipelined"]) - e) / n)
 
 
 def profile():
     tmp = tempfile.mkdtemp(prefix="devinfra-bench-profile-")
     try:
         ours_cleanup_quiet()
-        runs = [profile_run(OURS_VARS, "warm bootstrap"), profile_run(OURS_VARS, "no-op re-run")]
-        ours_cleanup_quiet()
+        try:
+            runs = [profile_run(OURS_VARS, "warm bootstrap"), profile_run(OURS_VARS, "no-op re-run"),
+                    profile_run(PURGE_VARS, "cleanup (purge)", CLEANUP)]
+        except Exception:
+            ours_cleanup_quiet()
+            raise
         base = startup_and_overhead(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = ["## Profile: where a bootstrap spends its time", "",
-             "From one warm bootstrap and one no-op re-run with the `ansible.posix.json` callback (per-task start/end "
+             "From one warm bootstrap, one no-op re-run and one cleanup with the `ansible.posix.json` callback (per-task start/end "
              "stamps, like profile_tasks). ansible-playbook start-up = an empty play; per-task cost = 20 "
              "`ansible.builtin.ping` (a module round trip) or 20 `set_fact` tasks, minus the empty play; 3 runs each.",
              "",
              table(["fixed cost", "median"], [
                  ("ansible-playbook start-up and exit (empty play)", fmt_s(base["startup"])),
                  ("per module task (ansible.builtin.ping, local connection)", fmt_s(base["per_module"])),
+                 ("per module task with ANSIBLE_PIPELINING=True", fmt_s(base["per_module_pipelined"])),
                  ("per controller-only task (set_fact)", fmt_s(base["per_set_fact"])),
              ]), ""]
     for r in runs:
