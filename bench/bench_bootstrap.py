@@ -173,7 +173,7 @@ def startup_and_overhead(tmp):
     facts = play(os.path.join(tmp, "facts.yml"), "".join(
         "    - name: fact %d\n      ansible.builtin.set_fact:\n        x%d: %d\n" % (i, i, i) for i in range(n)))
     out = collections.defaultdict(list)
-    for _ in range(3):
+    for dummy in range(3):
         out["empty"].append(common.ansible_playbook(empty)[0])
         out["ping"].append(common.ansible_playbook(pings)[0])
         out["facts"].append(common.ansible_playbook(facts)[0])

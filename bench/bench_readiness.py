@@ -134,7 +134,7 @@ def run(starts):
     wait.MAX_INTERVAL = wait.DEFAULT_INTERVAL
     try:
         results["postgres, what-if: interval capped at 50 ms"] = [
-            one_start("postgres", "devinfra-bench-ready-postgres") for _ in range(max(5, starts // 5))]
+            one_start("postgres", "devinfra-bench-ready-postgres") for start in range(max(5, starts // 5))]
     finally:
         wait.MAX_INTERVAL = saved
     return report(results, starts)

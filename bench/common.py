@@ -6,6 +6,7 @@ process, A/B interleaved) that run.py prints and writes to results/latest.md.
 """
 
 import json
+import math
 import os
 import platform
 import socket
@@ -40,7 +41,7 @@ def median(values):
 
 
 def fmt_s(seconds):
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return "n/a"
     if seconds < 1:
         return "%.0f ms" % (seconds * 1000)
@@ -48,7 +49,7 @@ def fmt_s(seconds):
 
 
 def fmt_ratio(x):
-    return "n/a" if x != x else "%.2f×" % x
+    return "n/a" if math.isnan(x) else "%.2f×" % x
 
 
 def verdict(ok):
@@ -56,7 +57,7 @@ def verdict(ok):
 
 
 def table(headers, rows):
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for header in headers) + "|"]
     for row in rows:
         out.append("| " + " | ".join("%s" % c for c in row) + " |")
     return "\n".join(out)
@@ -75,10 +76,10 @@ def free_port():
 
 
 def run(argv, check=True, env=None, timeout=900, **kwargs):
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, **kwargs)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False, **kwargs)
     if check and proc.returncode != 0:
-        raise RuntimeError("%s failed (rc=%d):\n%s\n%s" % (" ".join(argv), proc.returncode,
-                                                          proc.stdout[-3000:], proc.stderr[-3000:]))
+        raise RuntimeError("%s failed (rc=%d):\n%s\n%s" % (
+            " ".join(argv), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc
 
 
@@ -113,7 +114,7 @@ def ansible_playbook(playbook, extra_vars=None, env=None, json_output=False, tim
         extra["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(**extra), capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         raise RuntimeError("ansible-playbook %s failed (rc=%d):\n%s\n%s"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """make bench / make bench-quick: every benchmark, results in bench/results/latest.md.
 
   bench/run.py            full: 5 bootstrap pairs, 3 migration rounds, 100 cold starts per service
@@ -60,20 +60,21 @@ def main():
         try:
             if section == "bootstrap":
                 import bench_bootstrap
-                text, _ = bench_bootstrap.run(pairs)
+                text = bench_bootstrap.run(pairs)[0]
             elif section == "migrations":
                 import bench_migrations
-                text, _ = bench_migrations.run(rounds)
+                text = bench_migrations.run(rounds)[0]
             elif section == "readiness":
                 import bench_readiness
-                text, _ = bench_readiness.run(starts)
+                text = bench_readiness.run(starts)[0]
             elif section == "profile":
                 import bench_bootstrap
-                text, _ = bench_bootstrap.profile()
+                text = bench_bootstrap.profile()[0]
             else:
                 import bench_cold
-                text, _ = bench_cold.run()
-        except Exception:  # pylint: disable=broad-except - report and go on with the next benchmark
+                text = bench_cold.run()[0]
+        # Report the failure and go on with the next benchmark.
+        except Exception:  # pylint: disable=broad-except
             failed = True
             text = "## %s: FAILED\n\n```\n%s```\n" % (section, traceback.format_exc()[-4000:])
         print(text)

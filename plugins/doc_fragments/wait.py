@@ -18,7 +18,7 @@ options:
     default: 60
   wait_interval:
     description:
-      - First pause between probes, in seconds. It grows gently up to 0.25 s.
+      - First pause between probes, in seconds. It grows gently up to 0.05 s (or stays at this value if it is larger).
     type: float
-    default: 0.05
+    default: 0.02
 """

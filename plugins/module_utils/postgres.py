@@ -251,7 +251,7 @@ def probe_ready(params, extensions=(), extensions_available=(), connect_timeout=
                 available_extensions=available)
 
 
-def wait_for_ready(params, extensions=(), extensions_available=(), timeout=60.0, interval=0.05,
+def wait_for_ready(params, extensions=(), extensions_available=(), timeout=60.0, interval=0.02,
                    clock=time.monotonic, sleep=time.sleep):
     """Poll ``probe_ready`` on a monotonic clock until it passes or ``timeout`` elapses."""
     validate_connection_params(params)

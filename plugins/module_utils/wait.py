@@ -18,8 +18,10 @@ import time
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 
 
-DEFAULT_INTERVAL = 0.05
-MAX_INTERVAL = 0.25
+DEFAULT_INTERVAL = 0.02
+# bench/bench_readiness.py: with a 0.25 s ceiling PostgreSQL's readiness was
+# seen 234 ms late at p95; with 0.05 s, 44 ms, and still no false positive.
+MAX_INTERVAL = 0.05
 
 
 class NotReady(Exception):
@@ -46,8 +48,9 @@ def wait_until(probe, timeout, what, interval=DEFAULT_INTERVAL, transient=(),
     """Call ``probe()`` until it returns, or fail after ``timeout`` seconds.
 
     ``transient`` lists exception types that mean "not yet" besides NotReady.
-    The interval grows gently (x1.5) up to MAX_INTERVAL so a slow start does
-    not hammer the server, while a fast one is seen within ~50 ms.
+    The interval grows gently (x1.5) from ``interval`` up to MAX_INTERVAL (or
+    stays at ``interval`` when that is larger), so readiness is seen within
+    ~50 ms while a slow start is probed at most ~20 times a second.
     """
     if timeout < 0:
         raise DevinfraError("wait_timeout must be zero or positive, got %r." % (timeout,))
@@ -77,4 +80,4 @@ def wait_until(probe, timeout, what, interval=DEFAULT_INTERVAL, transient=(),
                 last_error=last_error,
             )
         sleep(max(0.0, min(delay, deadline - now)))
-        delay = min(delay * 1.5, MAX_INTERVAL)
+        delay = min(delay * 1.5, max(interval, MAX_INTERVAL))

@@ -113,7 +113,7 @@ def main():
         extensions=dict(type="list", elements="str", default=[]),
         extensions_available=dict(type="list", elements="str", default=[]),
         wait_timeout=dict(type="float", default=60),
-        wait_interval=dict(type="float", default=0.05),
+        wait_interval=dict(type="float", default=0.02),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not pg.HAS_PSYCOPG2:

@@ -94,7 +94,7 @@ def main():
     argument_spec = redis_argument_spec()
     argument_spec.update(
         wait_timeout=dict(type="float", default=60),
-        wait_interval=dict(type="float", default=0.05),
+        wait_interval=dict(type="float", default=0.02),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_REDIS:
