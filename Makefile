@@ -25,8 +25,12 @@ help:
 	@echo "make test            every test: unit, lint, sanity, build, integration, molecule"
 	@echo "make bench           benchmarks against baselines, results in bench/results/latest.md"
 
+# Debian and Ubuntu ship python3 without venv support: install it when we can.
 $(VENV)/.runtime: requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv) and re-run" >&2; exit 1; fi; }
 	$(BIN)/python -m pip install -q -r requirements.txt
 	@touch $@
 

@@ -99,6 +99,11 @@ pending:
   returned: success
   type: list
   elements: dict
+elapsed_ms:
+  description: Milliseconds the module spent reading, checking and applying (or planning) the migrations.
+  returned: always
+  type: int
+  sample: 57
 current_version:
   description: Highest applied version after the run (in check mode, after the predicted run); null if none.
   returned: success
@@ -124,6 +129,8 @@ lock_holders:
   elements: dict
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError, fail_from_error
@@ -144,6 +151,7 @@ def main():
     if not pg.HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(pg.PSYCOPG2_IMP_ERR))
     run = migrations.plan_migrations if module.check_mode else migrations.apply_migrations
+    started = time.monotonic()
     try:
         result = run(module.params, module.params["migrations_dir"],
                      history_table=module.params["history_table"],
@@ -151,7 +159,8 @@ def main():
                      allow_out_of_order=module.params["allow_out_of_order"],
                      lock_timeout=module.params["lock_timeout"])
     except DevinfraError as err:
-        fail_from_error(module, err, changed=False)
+        fail_from_error(module, err, changed=False, elapsed_ms=int((time.monotonic() - started) * 1000))
+    result["elapsed_ms"] = int((time.monotonic() - started) * 1000)
     diff = result.pop("diff")
     if module._diff and diff:
         result["diff"] = diff
