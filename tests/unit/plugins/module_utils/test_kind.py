@@ -17,17 +17,7 @@ from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import D
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.wait import NotReady
 
 from kind_double import FakeKindCLI, PODMAN_INFO_ROOTFUL_V2  # TEST DOUBLE, same directory
-
-
-class FakeClock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from clock_double import FakeClock
 
 
 def params(tmp_path, **over):

@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.wait import NotReady, WaitTimeout
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import postgres as pg
+from clock_double import FakeClock
 
 
 def params(**kw):
@@ -107,19 +108,6 @@ def test_plan_suite_databases_actions():
 def test_plan_suite_databases_refuses_foreign_database():
     with pytest.raises(DevinfraError, match="not created by postgres_suite_databases"):
         pg.plan_suite_databases("app", ["x"], {"app_x": dict(marker=None, fingerprint=None)}, None, False)
-
-
-class FakeClock(object):
-    """Test double for time.monotonic: advances only when the fake sleep is called."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_wait_for_ready_rejects_bad_port_before_probing():

@@ -1,21 +1,7 @@
 import pytest
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.wait import NotReady, WaitTimeout, wait_until
-
-
-class FakeClock(object):
-    """Injected clock: sleeping advances time, nothing really waits."""
-
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+from clock_double import FakeClock
 
 
 def test_returns_as_soon_as_ready():
