@@ -2,7 +2,7 @@
 # Copyright: kubernaut.devinfra contributors
 # Apache License 2.0 (see LICENSE)
 """What to look at when a bootstrap fails: our containers' inspect output and
-last log lines, PostgreSQL's activity and migration history, kind's logs.
+last log lines, PostgreSQL's activity and migration history.
 Everything passes through ``redact`` before it leaves the module."""
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +32,7 @@ def our_containers(podman, instance):
     return [c for c in json.loads(out or "[]") if is_owned(c.get("Labels"), instance)]
 
 
-def collect(podman, instance, secrets, postgres=None, log_lines=200, kind=None):
+def collect(podman, instance, secrets, postgres=None, log_lines=200):
     """{file name: redacted text} for the diagnostics folder."""
     files = {}
     containers = our_containers(podman, instance)
@@ -54,6 +54,4 @@ def collect(podman, instance, secrets, postgres=None, log_lines=200, kind=None):
             rc, out, err = podman.run(["exec", postgres["container"], "psql", "-U", postgres["user"],
                                        "-d", postgres["database"], "-c", sql], check=False)
             files[fname] = out if rc == 0 else (err or out)
-    if kind and kind.get("binary") and kind.get("name"):
-        files["kind.txt"] = kind.get("logs", "")
     return dict((k, redact(v or "", secrets)) for k, v in files.items())

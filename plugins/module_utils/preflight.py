@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    PodmanCLI, classify_run_failure, is_owned, publishers_of, summarize_info)
+    PodmanCLI, is_owned, publishers_of, summarize_info)
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
@@ -178,6 +178,3 @@ def run_preflight(module, params):
             facts["registries"].append(check_registry(name, params["registry_timeout"]))
     facts["registry_reachable"] = any(r["reachable"] for r in facts["registries"])
     return facts
-
-
-__all__ = ["run_preflight", "validate_ports", "check_port", "runtime_problems", "classify_run_failure"]

@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Collects, for one instance, the C(podman inspect) output and last log lines of every container that
     carries our labels, PostgreSQL's C(pg_stat_activity) and migration history (through C(psql) inside
-    the container, so no password is needed), and kind's node logs when a cluster is named.
+    the container, so no password is needed).
   - Every text is redacted before it is returned - known secret values, C(KEY=value) pairs whose key names a
     password, secret or token, and passwords inside URLs.
   - Read-only; returns the texts for the caller to write (the diagnostics role writes them on the controller).
