@@ -156,6 +156,49 @@ def publishers_of(containers, port):
     return names
 
 
+def observe_containers(inspected, names, instance):
+    """Per name: None when missing, else id, running and whether it carries this instance's labels."""
+    by_name = {}
+    for item in inspected or []:
+        name = (item.get("Name") or "").lstrip("/")
+        by_name[name] = item
+    observed = {}
+    for name in names:
+        item = by_name.get(name)
+        if item is None:
+            observed[name] = None
+            continue
+        labels = (item.get("Config") or {}).get("Labels") or {}
+        observed[name] = {
+            "id": item.get("Id"),
+            "running": bool((item.get("State") or {}).get("Running")),
+            "owned": is_owned(labels, instance),
+        }
+    return observed
+
+
+def owned_resources(containers, networks, volumes, instance):
+    """Names and IDs of this instance's resources, from `podman ... ls --format json`.
+
+    Every item is checked for both labels here: Podman ORs repeated label
+    filters for volumes and networks, so the listings ask for the instance
+    label alone and cannot be trusted to mean "ours"."""
+    found = dict(containers=[], networks=[], volumes=[])
+    for item in containers or []:
+        if is_owned(item.get("Labels"), instance):
+            found["containers"].append(dict(id=item.get("Id"), name=(item.get("Names") or [item.get("Id")])[0]))
+    for item in networks or []:
+        if is_owned(item.get("labels") or item.get("Labels"), instance):
+            name = item.get("name") or item.get("Name")
+            found["networks"].append(dict(id=item.get("id") or name, name=name))
+    for item in volumes or []:
+        if is_owned(item.get("Labels"), instance):
+            found["volumes"].append(dict(id=item.get("Name"), name=item.get("Name")))
+    for key in found:
+        found[key].sort(key=lambda x: x["name"])
+    return found
+
+
 class PodmanCLI(object):
     """Podman commands for one module run."""
 
@@ -201,6 +244,45 @@ class PodmanCLI(object):
         if not data:
             return None
         return (data[0].get("Config") or {}).get("Labels") or data[0].get("Labels") or {}
+
+    def inspect_containers(self, names):
+        """`podman container inspect` of ``names``; missing ones are simply absent.
+
+        Podman prints the containers it found and exits 125 naming the others."""
+        if not names:
+            return []
+        rc, out, err = self.run(["container", "inspect", "--format", "json"] + list(names), check=False)
+        try:
+            data = json.loads(out or "[]")
+        except ValueError:
+            data = None
+        if data is None or (rc != 0 and "no such container" not in (err or "")):
+            raise DevinfraError("podman container inspect failed (rc=%d): %s" % (rc, (err or out).strip()),
+                                hint="Run `podman ps -a` on the target to see whether Podman works.")
+        return data
+
+    def list_labelled(self, kind, label):
+        """`podman <kind> ls` (ps for containers) filtered on one label, as parsed JSON."""
+        argv = (["ps", "-a"] if kind == "containers" else [kind[:-1], "ls"]) + [
+            "--format", "json", "--filter", "label=%s" % label]
+        return json.loads(self.run(argv)[1] or "[]")
+
+    def remove(self, kind, ids, stop_timeout=None):
+        """Remove containers (stopping them), networks or volumes by ID/name, in one call.
+
+        Volumes are removed without --force: one still used by a container that
+        is not ours fails instead of taking that container with it."""
+        if not ids:
+            return
+        verb = {"containers": ["rm", "-f"], "networks": ["network", "rm"], "volumes": ["volume", "rm"]}[kind]
+        if kind == "containers" and stop_timeout is not None:
+            verb = verb + ["--time", str(int(stop_timeout))]
+        rc, out, err = self.run(verb + list(ids), check=False)
+        if rc != 0:
+            raise DevinfraError(
+                "Removing %s %s failed (rc=%d): %s" % (kind, ", ".join(ids), rc, (err or out).strip()),
+                hint="A volume still mounted by a container that is not this instance's is left alone on "
+                     "purpose: remove that container yourself (podman ps -a --filter volume=NAME), then re-run.")
 
     def machines(self):
         out = self.run(["machine", "list", "--format", "json"])[1]

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
 import time
 
@@ -249,6 +250,55 @@ def probe_ready(params, extensions=(), extensions_available=(), connect_timeout=
                                 extensions=installed)
     return dict(server_version=version, server_version_num=int(version_num), extensions=installed,
                 available_extensions=available)
+
+
+def _history_digest(cur, history_table):
+    cur.execute("SELECT to_regclass(%s)", (history_table,))
+    if cur.fetchone()[0] is None:
+        return None
+    cur.execute(sql.SQL("SELECT version, checksum FROM {} ORDER BY version").format(
+        sql.Identifier(*history_table.split(".", 1))))
+    return hashlib.sha256(repr([(int(v), c) for v, c in cur.fetchall()]).encode("utf-8")).hexdigest()
+
+
+def observe(params, history_table="devinfra_schema_migrations", suite_databases=(), connect_timeout=None):
+    """A read-only look at the server, for the bootstrap stamp. Never raises for a
+    server that does not answer: ``ready`` is False and ``error`` says why.
+
+    Returns ready, version, extensions (installed names), history (digest of the
+    applied migrations, None without a history table) and suite_databases
+    (name -> history digest, None for a missing database)."""
+    app = APPLICATION_NAME_PREFIX + " instance_observe"
+    result = dict(ready=False)
+    conn = None
+    try:
+        conn = open_connection(params, app, connect_timeout=connect_timeout or 2)
+        cur = conn.cursor()
+        cur.execute("SELECT current_setting('server_version')")
+        result["version"] = cur.fetchone()[0]
+        cur.execute("SELECT extname FROM pg_extension ORDER BY extname")
+        result["extensions"] = [row[0] for row in cur.fetchall()]
+        result["history"] = _history_digest(cur, history_table)
+        cur.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(suite_databases),))
+        present = set(row[0] for row in cur.fetchall())
+        close_quietly(conn)
+        conn = None
+        suites = {}
+        for name in sorted(suite_databases):
+            if name not in present:
+                suites[name] = None
+                continue
+            conn = open_connection(params, app, database=name, connect_timeout=connect_timeout or 2)
+            suites[name] = _history_digest(conn.cursor(), history_table)
+            close_quietly(conn)
+            conn = None
+        result["suite_databases"] = suites
+        result["ready"] = True
+    except psycopg2.Error as exc:
+        result["error"] = "%s: %s" % (describe_target(params), first_line(exc))
+    finally:
+        close_quietly(conn)
+    return result
 
 
 def wait_for_ready(params, extensions=(), extensions_available=(), timeout=60.0, interval=0.02,

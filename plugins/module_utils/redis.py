@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import re
@@ -148,6 +149,29 @@ def probe_ready(params):
         "role": info.get("role"),
         "databases": databases,
     }
+
+
+def observe(params, suites_file=None):
+    """A read-only look at the server, for the bootstrap stamp: ready (PING answered
+    after AUTH), error when not, and the digest of the suite index file (None when absent)."""
+    result = dict(ready=False)
+    client = None
+    try:
+        client = connect(params)
+        result["ready"] = client.ping() is True
+        if not result["ready"]:
+            result["error"] = "PING did not answer PONG"
+    except redis.exceptions.RedisError as exc:
+        result["error"] = "%s: %s" % (describe_endpoint(params), exc)
+    finally:
+        if client is not None:
+            client.close()
+    digest = None
+    if suites_file and os.path.exists(suites_file):
+        with open(suites_file, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+    result["suites_file"] = digest
+    return result
 
 
 def wait_for_redis(params, wait_timeout, wait_interval, clock=None, sleep=None):

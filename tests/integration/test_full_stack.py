@@ -84,12 +84,78 @@ def test_bootstrap_writes_a_manifest_a_suite_can_use(stack):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def stamp_check(run):
+    """The fast-path check's result in a bootstrap run."""
+    found = [res for name, res in run.task_results() if name.endswith("Check whether the instance is already up and current")
+             and "current" in res]
+    assert len(found) == 1, [name for name, _res in run.task_results()]
+    return found[0]
+
+
 def test_second_bootstrap_changes_nothing(stack):
     instance = stack[0]
     again = run_playbook(BOOTSTRAP, vars_for(instance))
     assert again.rc == 0, again.stdout[-3000:]
     changed = [name for name, res in again.task_results() if res.get("changed")]
     assert again.stats["changed"] == 0, changed
+    # ...and it knew so from the stamp, in one step, without running the roles.
+    check = stamp_check(again)
+    assert check["current"] is True and check["reasons"] == []
+    assert len(again.task_results()) <= 4, [name for name, _res in again.task_results()]
+
+
+def test_full_path_without_the_stamp_changes_nothing_either(stack):
+    instance = stack[0]
+    again = run_playbook(BOOTSTRAP, vars_for(instance, devinfra_fast_path=False))
+    assert again.rc == 0, again.stdout[-3000:]
+    changed = [name for name, res in again.task_results() if res.get("changed")]
+    assert again.stats["changed"] == 0, changed
+    assert len(again.task_results()) > 40
+
+
+def test_stamp_holds_no_secret_and_is_private(stack):
+    instance = stack[0]
+    path = os.path.join(REPO, ".devinfra", instance, ".bootstrap-stamp-localhost.json")
+    text = open(path).read()
+    assert PASSWORD not in text
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_a_stopped_container_sends_the_next_run_down_the_full_path(stack):
+    instance = stack[0]
+    name = manifest(instance)["redis"]["container"]
+    podman("stop", "-t", "1", name)
+    run = run_playbook(BOOTSTRAP, vars_for(instance))
+    assert run.rc == 0, run.stdout[-3000:]
+    check = stamp_check(run)
+    assert check["current"] is False
+    assert any("%s is not running" % name in r for r in check["reasons"]), check["reasons"]
+    assert podman("inspect", "--format", "{{.State.Running}}", name).stdout.strip() == "true"
+    assert stamp_check(run_playbook(BOOTSTRAP, vars_for(instance)))["current"] is True
+
+
+def test_a_changed_variable_or_migration_is_never_skipped(tmp_path):
+    instance = "fp-%s" % uuid.uuid4().hex[:6]
+    migrations = tmp_path / "migrations"
+    shutil.copytree(os.path.join(REPO, "migrations"), str(migrations))
+    extra = {"devinfra_instance": instance, "devinfra_image_source": "build",
+             "postgres_pgvector_migrations_dir": str(migrations)}
+    try:
+        first = run_playbook(BOOTSTRAP, extra)
+        assert first.rc == 0, first.stdout[-3000:]
+        assert stamp_check(first)["current"] is False  # no stamp yet
+        assert stamp_check(run_playbook(BOOTSTRAP, extra))["current"] is True
+        (migrations / "900_fast_path_probe.sql").write_text("CREATE TABLE fast_path_probe (id int);\n")
+        run = run_playbook(BOOTSTRAP, extra)
+        assert run.rc == 0, run.stdout[-3000:]
+        assert stamp_check(run)["current"] is False
+        assert any(res.get("changed") for name, res in run.task_results() if "Apply the migrations" in name)
+        other = run_playbook(BOOTSTRAP, dict(extra, redis_suites=["gamma"]))
+        assert other.rc == 0, other.stdout[-3000:]
+        assert stamp_check(other)["current"] is False
+        assert "gamma" in manifest(instance)["suites"]
+    finally:
+        cleanup(instance)
 
 
 def test_status_is_read_only_and_shows_each_component(stack):
@@ -128,6 +194,12 @@ def test_reset_one_suite_keeps_the_other(stack):
     assert has_table("beta") is True
     assert redis.Redis.from_url(m["suites"]["alpha"]["redis_url"]).get("reset:probe") is None
     assert redis.Redis.from_url(m["suites"]["beta"]["redis_url"]).get("reset:probe") == b"beta"
+
+
+def test_bootstrap_after_a_reset_is_still_a_no_op(stack):
+    instance = stack[0]
+    run = run_playbook(BOOTSTRAP, vars_for(instance))
+    assert run.rc == 0 and run.stats["changed"] == 0, run.stdout[-3000:]
 
 
 def test_two_instances_side_by_side_then_cleanup_of_one(stack):
