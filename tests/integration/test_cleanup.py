@@ -45,3 +45,30 @@ def test_purge_of_one_instance_leaves_other_instances_and_unlabelled_things():
             podman("rm", "-f", names[key], check=False)
         for name in names.values():
             podman("volume", "rm", "-f", name, check=False)
+
+
+def test_purge_refuses_a_volume_a_foreign_container_uses_and_check_mode_removes_nothing():
+    tag = uuid.uuid4().hex[:6]
+    mine = "cu-c-" + tag
+    labels = ["--label", OURS, "--label", "io.kubernaut.devinfra.instance=" + mine]
+    volume, ours_ctr, foreign = "cu-vol-" + tag, "cu-ours-" + tag, "cu-foreign-" + tag
+    podman(*(["volume", "create"] + labels + [volume]))
+    podman(*(["create", "--name", ours_ctr] + labels + ["localhost/kubernaut-devinfra/redis:7"]))
+    podman("create", "--name", foreign, "-v", volume + ":/data", "localhost/kubernaut-devinfra/redis:7")
+    try:
+        dry = run_playbook(CLEANUP, {"devinfra_instance": mine, "devinfra_purge": True}, check=True)
+        assert dry.rc == 0, dry.stdout[-3000:]
+        assert podman("container", "exists", ours_ctr, check=False).returncode == 0
+        assert podman("volume", "exists", volume, check=False).returncode == 0
+
+        run = run_playbook(CLEANUP, {"devinfra_instance": mine, "devinfra_purge": True})
+        assert run.rc != 0
+        assert "left alone on purpose" in run.stdout, run.stdout[-3000:]
+        # Our container went; the foreign one and the volume it uses stayed.
+        assert podman("container", "exists", ours_ctr, check=False).returncode == 1
+        assert podman("container", "exists", foreign, check=False).returncode == 0
+        assert podman("volume", "exists", volume, check=False).returncode == 0
+    finally:
+        for name in (foreign, ours_ctr):
+            podman("rm", "-f", name, check=False)
+        podman("volume", "rm", "-f", volume, check=False)

@@ -128,3 +128,19 @@ def test_is_owned_needs_both_labels():
     assert podman.is_owned(ours, "ci") is False
     assert podman.is_owned({"io.kubernaut.devinfra.instance": "dev"}, "dev") is False
     assert podman.is_owned(None, "dev") is False
+
+
+def test_owned_resources_keep_only_items_with_both_labels():
+    ours = {podman.MANAGED_BY_LABEL: podman.MANAGED_BY, podman.INSTANCE_LABEL: "ci"}
+    half = {podman.INSTANCE_LABEL: "ci"}
+    other = {podman.MANAGED_BY_LABEL: podman.MANAGED_BY, podman.INSTANCE_LABEL: "dev"}
+    found = podman.owned_resources(
+        [{"Id": "c1", "Names": ["pg-ci"], "Labels": ours}, {"Id": "c2", "Names": ["half"], "Labels": half},
+         {"Id": "c3", "Names": ["pg-dev"], "Labels": other}, {"Id": "c4", "Names": ["plain"], "Labels": None}],
+        [{"name": "net-ci", "id": "n1", "labels": ours}, {"name": "net-dev", "id": "n2", "labels": other}],
+        [{"Name": "vol-ci", "Labels": ours}, {"Name": "vol-half", "Labels": half}, {"Name": "vol-x", "Labels": {}}],
+        "ci")
+    assert found == {"containers": [{"id": "c1", "name": "pg-ci"}],
+                     "networks": [{"id": "n1", "name": "net-ci"}],
+                     "volumes": [{"id": "vol-ci", "name": "vol-ci"}]}
+    assert podman.owned_resources(None, None, None, "ci") == {"containers": [], "networks": [], "volumes": []}
