@@ -45,6 +45,12 @@ options:
   dropin_path:
     description: Where the drop-in lives. Defaults to the rootful or rootless location.
     type: path
+  rootless:
+    description:
+      - Whether Podman runs rootless on the target, which decides the default I(dropin_path).
+      - Omitted, C(podman info) is asked (about a third of a second); M(kubernaut.devinfra.host_preflight) already
+        reports it as C(preflight.podman.rootless).
+    type: bool
 """
 
 EXAMPLES = r"""
@@ -95,6 +101,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "absent"]),
             dropin_path=dict(type="path"),
+            rootless=dict(type="bool"),
         ),
         supports_check_mode=True,
     )
@@ -102,8 +109,10 @@ def main():
     try:
         podman = PodmanCLI(module)
         podman.require()
-        facts = summarize_info(podman.info())
-        path = module.params["dropin_path"] or dropin_path(facts["rootless"])
+        rootless = module.params["rootless"]
+        if rootless is None and not module.params["dropin_path"]:
+            rootless = summarize_info(podman.info())["rootless"]
+        path = module.params["dropin_path"] or dropin_path(rootless)
         result["dropin_path"] = path
         before = host.read_text(path, default=None)
         if module.params["state"] == "absent":
