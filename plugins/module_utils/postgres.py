@@ -432,13 +432,16 @@ def ensure_suite_databases(params, suites, reset=False, history_table="devinfra_
                                 % (template, describe_target(params, maintenance_database)),
                                 hint="Run the role's migrations first, or check the database option.")
         existing = {}
-        template_fp = history_fingerprint(params, template, history_table, app) if suites else None
         for name in names:
             if name in rows:
                 marker = rows[name]
                 fp = history_fingerprint(params, name, history_table, app) if (
                     (marker or "").startswith(SUITE_MARKER) and not reset) else None
                 existing[name] = dict(marker=marker, fingerprint=fp)
+        # The template's history only matters to compare existing clones with;
+        # new suites and resets skip that connection.
+        template_fp = history_fingerprint(params, template, history_table, app) if not reset and any(
+            (item["marker"] or "").startswith(SUITE_MARKER) for item in existing.values()) else None
         plan = plan_suite_databases(template, suites, existing, template_fp, reset)
 
         executed = []
