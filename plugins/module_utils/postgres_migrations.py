@@ -605,6 +605,24 @@ def apply_migrations(params, migrations_dir, history_table=DEFAULT_HISTORY_TABLE
         pg.close_quietly(conn)
 
 
+def require_extensions(params, names):
+    """The installed extensions ({name: version}); DevinfraError naming any of ``names`` that is missing."""
+    conn = pg.connect(params, APPLICATION_NAME, what="check the extensions the migrations install")
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY extname")
+        installed = dict(cur.fetchall())
+    finally:
+        pg.close_quietly(conn)
+    for name in names:
+        if name not in installed:
+            raise DevinfraError(
+                "The migrations ran, but %s: %s" % (pg.describe_target(params), pg.missing_extension_message(name, True)),
+                hint="Create it with a migration (`CREATE EXTENSION IF NOT EXISTS %s;`, as the collection's "
+                     "migrations/001 does)." % name, extensions=installed)
+    return installed
+
+
 def _highest(rows):
     return max(r.version for r in rows) if rows else None
 

@@ -55,6 +55,14 @@ options:
       - Seconds to wait for another run's migration lock. V(0) fails at once if the lock is held.
     type: float
     default: 120
+  require_extensions:
+    description:
+      - Extensions the migrations must leave installed in I(database), checked right after applying them (C(vector)
+        for pgvector). A missing one fails the task and names an image that ships it.
+      - In check mode, checked only when no migration is pending (a pending one may be what creates it).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -99,6 +107,11 @@ pending:
   returned: success
   type: list
   elements: dict
+extensions:
+  description: Installed extensions and their versions, when O(require_extensions) was checked.
+  returned: when O(require_extensions) was checked
+  type: dict
+  sample: {plpgsql: "1.0", vector: "0.8.0"}
 elapsed_ms:
   description: Milliseconds the module spent reading, checking and applying (or planning) the migrations.
   returned: always
@@ -146,6 +159,7 @@ def main():
         target_version=dict(type="int"),
         allow_out_of_order=dict(type="bool", default=False),
         lock_timeout=dict(type="float", default=120),
+        require_extensions=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not pg.HAS_PSYCOPG2:
@@ -158,6 +172,8 @@ def main():
                      target_version=module.params["target_version"],
                      allow_out_of_order=module.params["allow_out_of_order"],
                      lock_timeout=module.params["lock_timeout"])
+        if module.params["require_extensions"] and not (module.check_mode and result["changed"]):
+            result["extensions"] = migrations.require_extensions(module.params, module.params["require_extensions"])
     except DevinfraError as err:
         fail_from_error(module, err, changed=False, elapsed_ms=int((time.monotonic() - started) * 1000))
     result["elapsed_ms"] = int((time.monotonic() - started) * 1000)

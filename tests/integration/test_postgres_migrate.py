@@ -261,3 +261,18 @@ def test_hostile_database_name_is_quoted(postgres_server, tmp_path):
     res = migrate(s, db, path)
     assert res["changed"], res
     assert table_exists(s, db, "a") and s.database_exists("postgres")
+
+
+def test_required_extension_is_checked_after_applying(postgres_server, postgres_db, tmp_path):
+    s, db = postgres_server, postgres_db
+    path = write_dir(tmp_path / "m", {"001_t.sql": "CREATE TABLE t (id int);\n"})
+    res = migrate(s, db, path, check=True, require_extensions=["vector"])
+    assert res["changed"] is True and "extensions" not in res  # pending: the file may be what creates it
+    res = migrate(s, db, path, require_extensions=["vector"])
+    assert res.get("failed") and "The migrations ran" in res["msg"] and "pgvector" in res["msg"], res
+    assert table_exists(s, db, "t")  # what ran stays applied; the failure names what is missing
+    write_dir(tmp_path / "m", {"002_vector.sql": "CREATE EXTENSION IF NOT EXISTS vector;\n"})
+    res = migrate(s, db, path, require_extensions=["vector"])
+    assert res["changed"] is True and "vector" in res["extensions"], res
+    res = migrate(s, db, path, check=True, require_extensions=["vector"])
+    assert res["changed"] is False and "vector" in res["extensions"]
