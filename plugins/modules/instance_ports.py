@@ -33,7 +33,9 @@ options:
     type: str
     required: true
   state_dir:
-    description: The instance's state directory on the target host.
+    description:
+      - The instance's state directory on the target host. Created (mode 0700) when missing, also for C(dev), because
+        the service roles keep their files there.
     type: path
     required: true
   defaults:
@@ -72,6 +74,10 @@ path:
   description: The file that stores the assignment (not written for the default instance).
   returned: always
   type: str
+state_dir:
+  description: The state directory, with C(~) expanded on the target.
+  returned: always
+  type: str
 """
 
 import os
@@ -102,13 +108,21 @@ def main():
                 defaults[component] = int(port)
             except (TypeError, ValueError):
                 raise DevinfraError("Default port %r for %s is not a number." % (port, component))
+        result["state_dir"] = p["state_dir"]
+        if not os.path.isdir(p["state_dir"]):
+            result["changed"] = True
+            result["diff"] = dict(before={"state_dir": None}, after={"state_dir": p["state_dir"]})
+            if not module.check_mode:
+                os.makedirs(p["state_dir"], 0o700)
         stored = instance.load_ports(p["state_dir"])
         ports, new = instance.choose_ports(
             p["instance"], defaults, stored, lambda port: host.port_is_free(p["address"], port))
         result.update(ports=ports, chosen=new)
         if new:
             result["changed"] = True
-            result["diff"] = dict(before={"ports": stored}, after={"ports": ports})
+            diff = result.setdefault("diff", dict(before={}, after={}))
+            diff["before"]["ports"] = stored
+            diff["after"]["ports"] = ports
             if not module.check_mode:
                 instance.save_ports(p["state_dir"], p["instance"], ports)
     except DevinfraError as err:
