@@ -224,6 +224,9 @@ def profile():
             key = "skipped tasks" if t["skipped"] else classify(t["action"], t["name"])
             by_cat[key][0] += t["secs"]
             by_cat[key][1] += 1
+        module_runs = sum(len(t["result"].get("results") or [None]) for t in executed
+                          if classify(t["action"], t["name"]) != "controller-only tasks (set_fact/assert/include)")
+        floor = base["startup"] + module_runs * base["per_module"]
         waits = [t for t in executed if t["action"].endswith("_ready")]
         wait_inside = sum(t["result"].get("elapsed_ms", 0) for t in waits) / 1000.0
         lines += ["### %s: %s wall, %d tasks (%d ran, %d skipped)" % (
@@ -235,6 +238,8 @@ def profile():
                    for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1][0])]), "",
             "Readiness modules' own waiting (elapsed_ms they report): %s of the %s their tasks took."
             % (fmt_s(wait_inside), fmt_s(sum(t["secs"] for t in waits))), "",
+            "Module runs (loop items counted): %d. Start-up plus that many runs at the per-module cost above, with "
+            "no work done at all: %s, the floor for this sequence of tasks." % (module_runs, fmt_s(floor)), "",
             "Top tasks:", "",
             table(["task", "module", "time"],
                   [(t["name"], t["action"], fmt_s(t["secs"]))
