@@ -371,6 +371,13 @@ class KindCLI(object):
     def load_args(name, archive, nodes):
         return ["load", "image-archive", archive, "--name", name, "--nodes", ",".join(nodes)]
 
+    def export_logs(self, name, dest):
+        """`kind export logs DEST --name NAME`: (ok, kind's last error line or the directory it wrote)."""
+        rc, out, err = self._run(["export", "logs", dest, "--name", name])
+        if rc != 0:
+            return False, last_error_line(err) or "exit status %d" % rc
+        return True, (out or "").strip() or dest
+
     def plan(self, args):
         self.executed.append(self._display(args))
 

@@ -43,9 +43,28 @@ options:
     description: C({container, user, database, history_table}) of the instance's PostgreSQL, if any.
     type: dict
   log_lines:
-    description: How many log lines to keep per container.
+    description: How many log lines to keep per container (and per kind log file).
     type: int
     default: 200
+  kind:
+    description:
+      - The instance's kind cluster, if any. C(kind export logs) writes the cluster's logs to I(kind.logs_dir) on
+        the target. The last lines of the top-level files and of each node's C(.log), C(.txt) and C(.json) files
+        come back as C(kind/<path>); the pods and containers trees stay on the target.
+      - Without a kind binary, C(kind/export.txt) says so and nothing else is tried.
+    type: dict
+    suboptions:
+      name:
+        description: Cluster name.
+        type: str
+        required: true
+      logs_dir:
+        description: Directory on the target for the full export; created by kind.
+        type: path
+        required: true
+      kind_path:
+        description: The kind binary; found on PATH when omitted.
+        type: path
 """
 
 EXAMPLES = r"""
@@ -71,7 +90,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.diagnostics import collect
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError, fail_from_error
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.kind import KindCLI
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import PodmanCLI
+
+
+def _runner(module):
+    def run(argv, data=None, environ_update=None):
+        return module.run_command(argv, data=data, environ_update=environ_update)
+    return run
 
 
 def main():
@@ -81,13 +107,26 @@ def main():
             secrets=dict(type="list", elements="str", default=[], no_log=True),
             postgres=dict(type="dict"),
             log_lines=dict(type="int", default=200),
+            kind=dict(type="dict", options=dict(
+                name=dict(type="str", required=True),
+                logs_dir=dict(type="path", required=True),
+                kind_path=dict(type="path"),
+            )),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         podman = PodmanCLI(module)
-        files = collect(podman, p["instance"], p["secrets"], p["postgres"], p["log_lines"]) if podman.installed else {}
+        kind = None
+        if p["kind"]:
+            kind_bin = p["kind"]["kind_path"] or module.get_bin_path("kind")
+            if kind_bin:
+                kind = (KindCLI(_runner(module), kind_bin), p["kind"]["name"], p["kind"]["logs_dir"])
+        files = collect(podman, p["instance"], p["secrets"], p["postgres"], p["log_lines"],
+                        kind=kind) if podman.installed else {}
+        if p["kind"] and kind is None:
+            files["kind/export.txt"] = "no kind binary on PATH of %s: no kind logs exported\n" % p["instance"]
     except DevinfraError as err:
         fail_from_error(module, err, changed=False)
     module.exit_json(changed=False, files=files)

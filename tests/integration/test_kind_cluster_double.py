@@ -112,3 +112,22 @@ def test_bad_input_calls_no_kind(kind_double):
                          env=kind_double.env)
         assert res["failed"], res
     assert kind_double.calls() == [] and not os.path.exists(kind_double.state_dir)
+
+
+def test_collect_diagnostics_exports_kind_logs_through_the_double(kind_double, tmp_path):
+    made = run_module("kind_cluster", dict(name="devinfra-diag", state_dir=kind_double.state_dir, wait_timeout=5),
+                      env=kind_double.env)
+    assert made["changed"], made.get("msg")
+    logs_dir = str(tmp_path / "kind-logs")
+    res = run_module("collect_diagnostics", dict(instance="diag-double", kind=dict(name="devinfra-diag",
+                                                                                  logs_dir=logs_dir)),
+                     env=kind_double.env)
+    assert not res.get("failed"), res
+    export = [c for c in kind_double.calls() if c["argv"][:2] == ["export", "logs"]]
+    assert export and export[0]["argv"] == ["export", "logs", logs_dir, "--name", "devinfra-diag"]
+    assert export[0]["env"] == {"KIND_EXPERIMENTAL_PROVIDER": "podman"}
+    assert "kind/devinfra-diag-control-plane/kubelet.log" in res["files"]
+    assert os.path.isdir(os.path.join(logs_dir, "devinfra-diag-control-plane", "pods"))  # left on the target
+    # Without kind on PATH the module says so instead of failing.
+    plain = run_module("collect_diagnostics", dict(instance="diag-double", kind=dict(name="x", logs_dir=logs_dir)))
+    assert "no kind binary" in plain["files"]["kind/export.txt"]

@@ -158,6 +158,8 @@ class FakeKindCLI(object):
                                'with error: exit status %d\n'
                                % (name, 125 if not cluster["running"] else 1))
             return 0, self.kubeconfig_text(name), ""
+        if args[:2] == ["export", "logs"]:
+            return self._export_logs(args, name, cluster)
         if args[:2] == ["create", "cluster"]:
             return self._create(args, name, data)
         if args[:2] == ["delete", "cluster"]:
@@ -188,6 +190,29 @@ class FakeKindCLI(object):
                 cluster.setdefault("images", {}).setdefault(node, {}).update(manifest)
             return 0, "", ""
         return 1, "", "ERROR: unknown command %r for \"kind\"\n" % " ".join(args)
+
+    def _export_logs(self, args, name, cluster):
+        """kind's layout (pkg/cluster/internal/providers/podman CollectLogs): host files at the top, per node the
+        /var/log dump (pods/, containers/), inspect.json, serial.log and journal-derived logs."""
+        if not cluster:
+            return 1, "", 'ERROR: unknown cluster "%s"\n' % name
+        dest = args[2] if len(args) > 2 and not args[2].startswith("--") else "/tmp/kind-export-double"
+        os.makedirs(dest, exist_ok=True)
+        with open(os.path.join(dest, "kind-version.txt"), "w") as fh:
+            fh.write(KIND_VERSION_LINE + "\n")
+        with open(os.path.join(dest, "podman-info.txt"), "w") as fh:
+            fh.write("host:\n  arch: amd64\n")
+        for node in cluster["nodes"]:
+            node_dir = os.path.join(dest, node)
+            os.makedirs(os.path.join(node_dir, "pods", "kube-system_coredns"), exist_ok=True)
+            for fname in ("kubelet.log", "containerd.log", "journal.log", "serial.log"):
+                with open(os.path.join(node_dir, fname), "w") as fh:
+                    fh.write("".join("TEST DOUBLE %s %s line %d\n" % (node, fname, i) for i in range(300)))
+            with open(os.path.join(node_dir, "inspect.json"), "w") as fh:
+                json.dump([{"Name": node, "Config": {"Env": ["KIND_TOKEN=double-secret-token"]}}], fh)
+            with open(os.path.join(node_dir, "pods", "kube-system_coredns", "0.log"), "w") as fh:
+                fh.write("pod log\n")
+        return 0, dest + "\n", 'Exported logs for cluster "%s" to:\n' % name
 
     def _create(self, args, name, data):
         if name in self.clusters:
