@@ -142,7 +142,8 @@ def classify(action, name):
         return "migrations"
     if action in ("ansible.builtin.set_fact", "ansible.builtin.assert", "ansible.builtin.debug",
                   "ansible.builtin.include_tasks", "ansible.builtin.include_role", "include_tasks",
-                  "include_role", ""):
+                  "include_role", "ansible.builtin.validate_argument_spec", "ansible.builtin.fail",
+                  "ansible.builtin.meta", ""):
         return "controller-only tasks (set_fact/assert/include)"
     if action in ("ansible.builtin.file", "ansible.builtin.copy", "ansible.builtin.template",
                   "ansible.builtin.find", "ansible.builtin.stat"):
