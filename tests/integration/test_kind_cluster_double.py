@@ -119,9 +119,8 @@ def test_collect_diagnostics_exports_kind_logs_through_the_double(kind_double, t
                       env=kind_double.env)
     assert made["changed"], made.get("msg")
     logs_dir = str(tmp_path / "kind-logs")
-    res = run_module("collect_diagnostics", dict(instance="diag-double", kind=dict(name="devinfra-diag",
-                                                                                  logs_dir=logs_dir)),
-                     env=kind_double.env)
+    kind = dict(name="devinfra-diag", logs_dir=logs_dir)
+    res = run_module("collect_diagnostics", dict(instance="diag-double", kind=kind), env=kind_double.env)
     assert not res.get("failed"), res
     export = [c for c in kind_double.calls() if c["argv"][:2] == ["export", "logs"]]
     assert export and export[0]["argv"] == ["export", "logs", logs_dir, "--name", "devinfra-diag"]
