@@ -14,12 +14,12 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import stamp
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.files import write_private_file
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OBSERVE_MODULE = "kubernaut.devinfra.instance_observe"
@@ -125,21 +125,5 @@ class ActionModule(ActionBase):
                                   after=stamp.render_stamp(doc), before_header=stamp_path,
                                   after_header=stamp_path)
         if not self._task.check_mode:
-            _write_atomic(stamp_path, stamp.render_stamp(doc))
+            write_private_file(stamp_path, stamp.render_stamp(doc))
         return result
-
-
-def _write_atomic(path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-stamp-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -76,3 +76,30 @@ def apply_files(root, files, writes, removals, mode, dir_mode=0o700):
                                 hint="Check that the directory is writable by the user running the playbook.")
     for name in removals:
         os.unlink(os.path.join(root, name))
+
+
+def write_private_file(path, content):
+    """Atomically replace ``path`` with ``content``, mode 0600. True if it changed."""
+    try:
+        with open(path) as fh:
+            if fh.read() == content:
+                if os.stat(path).st_mode & 0o777 == 0o600:
+                    return False
+                os.chmod(path, 0o600)
+                return True
+    except (IOError, OSError):
+        pass
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True

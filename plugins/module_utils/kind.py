@@ -46,6 +46,7 @@ import time
 from ansible.module_utils.six import string_types
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.files import write_private_file
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.wait import NotReady, wait_until
 
 try:
@@ -488,33 +489,6 @@ class RecordStore(object):
 
     def remove(self, name):
         return remove_file(self.path(name))
-
-
-def write_private_file(path, content):
-    """Atomically replace ``path`` with ``content``, mode 0600. True if it changed."""
-    try:
-        with open(path) as fh:
-            if fh.read() == content:
-                if os.stat(path).st_mode & 0o777 == 0o600:
-                    return False
-                os.chmod(path, 0o600)
-                return True
-    except (IOError, OSError):
-        pass
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(content)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return True
 
 
 def remove_file(path):
