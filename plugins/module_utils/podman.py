@@ -274,7 +274,10 @@ class PodmanCLI(object):
         is not ours fails instead of taking that container with it."""
         if not ids:
             return
-        verb = {"containers": ["rm", "-f"], "networks": ["network", "rm"], "volumes": ["volume", "rm"]}[kind]
+        # --volumes: a container's anonymous volumes (an image VOLUME nothing was mounted on) go with it;
+        # named volumes never do.
+        verb = {"containers": ["rm", "-f", "--volumes"], "networks": ["network", "rm"],
+                "volumes": ["volume", "rm"]}[kind]
         if kind == "containers" and stop_timeout is not None:
             verb = verb + ["--time", str(int(stop_timeout))]
         rc, out, err = self.run(verb + list(ids), check=False)

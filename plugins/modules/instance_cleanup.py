@@ -18,6 +18,8 @@ description:
     C(io.kubernaut.devinfra.instance=<instance>). It removes those by ID, one C(podman) call per kind of resource.
   - Podman ORs repeated label filters for volumes and networks, so each item's labels are checked here. Nothing
     without both labels is ever touched.
+  - Containers are removed with their anonymous volumes (C(podman rm --volumes)), so that none are left behind.
+    Named volumes are never removed that way.
   - Volumes are removed only with I(purge), and without C(--force). A volume that a container outside this
     instance still uses makes the module fail and leaves that container running.
   - With I(purge) and I(state_dir), the instance's state directory on the target (ports, suite assignments) goes

@@ -5,6 +5,7 @@ them only for containers); a cleanup that trusted the filters once purged
 every instance's volumes, and removing a volume in use removes its container.
 """
 
+import json
 import uuid
 
 from conftest import REPO, podman, run_playbook
@@ -42,7 +43,7 @@ def test_purge_of_one_instance_leaves_other_instances_and_unlabelled_things():
         assert again.rc == 0 and again.stats["changed"] == 0
     finally:
         for key in ("other", "half"):
-            podman("rm", "-f", names[key], check=False)
+            podman("rm", "-f", "-v", names[key], check=False)
         for name in names.values():
             podman("volume", "rm", "-f", name, check=False)
 
@@ -54,6 +55,9 @@ def test_purge_refuses_a_volume_a_foreign_container_uses_and_check_mode_removes_
     volume, ours_ctr, foreign = "cu-vol-" + tag, "cu-ours-" + tag, "cu-foreign-" + tag
     podman(*(["volume", "create"] + labels + [volume]))
     podman(*(["create", "--name", ours_ctr] + labels + ["localhost/kubernaut-devinfra/redis:7"]))
+    # The image declares VOLUME /data; nothing mounted there, so the container has an anonymous volume.
+    anonymous = [m["Name"] for m in json.loads(podman("inspect", ours_ctr).stdout)[0]["Mounts"]
+                 if m.get("Type") == "volume" and m.get("Name") != volume]
     podman("create", "--name", foreign, "-v", volume + ":/data", "localhost/kubernaut-devinfra/redis:7")
     try:
         dry = run_playbook(CLEANUP, {"devinfra_instance": mine, "devinfra_purge": True}, check=True)
@@ -68,7 +72,9 @@ def test_purge_refuses_a_volume_a_foreign_container_uses_and_check_mode_removes_
         assert podman("container", "exists", ours_ctr, check=False).returncode == 1
         assert podman("container", "exists", foreign, check=False).returncode == 0
         assert podman("volume", "exists", volume, check=False).returncode == 0
+        # ...and its anonymous volume went with it instead of lingering, unlabelled, in the store.
+        assert anonymous and all(podman("volume", "exists", a, check=False).returncode == 1 for a in anonymous)
     finally:
         for name in (foreign, ours_ctr):
-            podman("rm", "-f", name, check=False)
+            podman("rm", "-f", "-v", name, check=False)
         podman("volume", "rm", "-f", volume, check=False)

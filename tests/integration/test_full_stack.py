@@ -61,7 +61,7 @@ def stack():
         yield instance, decoy, run
     finally:
         cleanup(instance)
-        podman("rm", "-f", decoy, check=False)
+        podman("rm", "-f", "-v", decoy, check=False)
         podman("volume", "rm", decoy, check=False)
 
 

@@ -113,7 +113,7 @@ def test_not_ready_while_loading_a_large_dataset_then_first_command_succeeds():
         seed.execute_command("DEBUG", "POPULATE", keys, "k", 64)
         seed.save()
         seed.close()
-        podman("rm", "-f", names[0])
+        podman("rm", "-f", "-v", names[0])
 
         # Start redis_ready first and learn that it is polling: it connects to
         # a placeholder listener on the port. Only then does Redis start, so the
@@ -149,7 +149,7 @@ def test_not_ready_while_loading_a_large_dataset_then_first_command_succeeds():
         assert after.info("persistence")["loading"] == 0
     finally:
         for name in names:
-            podman("rm", "-f", name, check=False)
+            podman("rm", "-f", "-v", name, check=False)
         podman("volume", "rm", "-f", volume, check=False)
 
 
