@@ -221,8 +221,7 @@ def probe_ready(params, extensions=(), extensions_available=(), connect_timeout=
             cur = conn.cursor()
             cur.execute("SELECT 1, current_setting('server_version'), current_setting('server_version_num')")
             _one, version, version_num = cur.fetchone()
-            cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY extname")
-            installed = dict(cur.fetchall())
+            installed = installed_extensions(cur)
             available = {}
             if extensions_available:
                 cur.execute("SELECT name, default_version FROM pg_available_extensions WHERE name = ANY(%s)",
@@ -252,16 +251,28 @@ def probe_ready(params, extensions=(), extensions_available=(), connect_timeout=
                 available_extensions=available)
 
 
-def _history_digest(cur, history_table):
+def read_history(cur, history_table):
+    """(version, checksum) pairs of the applied migrations, in order; None without a history table."""
     cur.execute("SELECT to_regclass(%s)", (history_table,))
     if cur.fetchone()[0] is None:
         return None
     cur.execute(sql.SQL("SELECT version, checksum FROM {} ORDER BY version").format(
         sql.Identifier(*history_table.split(".", 1))))
-    return hashlib.sha256(repr([(int(v), c) for v, c in cur.fetchall()]).encode("utf-8")).hexdigest()
+    return tuple((int(v), c) for v, c in cur.fetchall())
 
 
-def observe(params, history_table="devinfra_schema_migrations", suite_databases=(), connect_timeout=None):
+def installed_extensions(cur):
+    """{name: version} of the extensions installed in the connected database."""
+    cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY extname")
+    return dict(cur.fetchall())
+
+
+def _history_digest(cur, history_table):
+    history = read_history(cur, history_table)
+    return None if history is None else hashlib.sha256(repr(list(history)).encode("utf-8")).hexdigest()
+
+
+def observe(params, history_table="devinfra_schema_migrations", suite_databases=()):
     """A read-only look at the server, for the bootstrap stamp. Never raises for a
     server that does not answer: ``ready`` is False and ``error`` says why.
 
@@ -272,12 +283,11 @@ def observe(params, history_table="devinfra_schema_migrations", suite_databases=
     result = dict(ready=False)
     conn = None
     try:
-        conn = open_connection(params, app, connect_timeout=connect_timeout or 2)
+        conn = open_connection(params, app)
         cur = conn.cursor()
         cur.execute("SELECT current_setting('server_version')")
         result["version"] = cur.fetchone()[0]
-        cur.execute("SELECT extname FROM pg_extension ORDER BY extname")
-        result["extensions"] = [row[0] for row in cur.fetchall()]
+        result["extensions"] = sorted(installed_extensions(cur))
         result["history"] = _history_digest(cur, history_table)
         cur.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(suite_databases),))
         present = set(row[0] for row in cur.fetchall())
@@ -288,7 +298,7 @@ def observe(params, history_table="devinfra_schema_migrations", suite_databases=
             if name not in present:
                 suites[name] = None
                 continue
-            conn = open_connection(params, app, database=name, connect_timeout=connect_timeout or 2)
+            conn = open_connection(params, app, database=name)
             suites[name] = _history_digest(conn.cursor(), history_table)
             close_quietly(conn)
             conn = None
@@ -395,13 +405,7 @@ def history_fingerprint(params, database, history_table, application_name):
     conn = connect(params, application_name, database=database,
                    what="read the migration history of database %s" % database)
     try:
-        cur = conn.cursor()
-        cur.execute("SELECT to_regclass(%s)", (history_table,))
-        if cur.fetchone()[0] is None:
-            return None
-        cur.execute(sql.SQL("SELECT version, checksum FROM {} ORDER BY version").format(
-            sql.Identifier(*history_table.split(".", 1))))
-        return tuple((int(v), c) for v, c in cur.fetchall())
+        return read_history(conn.cursor(), history_table)
     finally:
         close_quietly(conn)
 

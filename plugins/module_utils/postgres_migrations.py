@@ -609,9 +609,7 @@ def require_extensions(params, names):
     """The installed extensions ({name: version}); DevinfraError naming any of ``names`` that is missing."""
     conn = pg.connect(params, APPLICATION_NAME, what="check the extensions the migrations install")
     try:
-        cur = conn.cursor()
-        cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY extname")
-        installed = dict(cur.fetchall())
+        installed = pg.installed_extensions(conn.cursor())
     finally:
         pg.close_quietly(conn)
     for name in names:
