@@ -38,7 +38,8 @@ ARGUMENT_SPEC = dict(
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _requires_connection = True
+    # query only reads; present reports a change without writing in check mode.
+    _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -99,13 +100,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("bootstrap_stamp: state=present needs observe (what the bootstrap made).")
         spec = dict(spec, instance=args["instance"])
         observed, error = self._observe(spec, self._passwords(args["path"]), task_vars)
-        problems = []
-        if error:
-            problems.append(error)
-        else:
-            # The stamp this run would write, checked against itself: only "not running"
-            # or "does not answer" can come out.
-            problems = stamp.stale_reasons(stamp.make_stamp(digest, spec, observed, {}), digest, {}, observed)
+        problems = [error] if error else stamp.health_problems(observed)
         before = stamp.load_stamp(stamp_path)
         if problems:
             # Not what a finished bootstrap should look like: leave no stamp, so the next run does everything.

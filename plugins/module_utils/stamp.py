@@ -128,12 +128,28 @@ _WHAT = {
 }
 
 
-def _service_down(name, observed):
-    if observed is None:
-        return None
-    if not observed.get("ready"):
-        return "%s does not answer: %s" % (name, observed.get("error") or "not ready")
+def _container_problem(name, now):
+    if now is None:
+        return "container %s is gone" % name
+    if not now.get("running"):
+        return "container %s is not running" % name
+    if not now.get("owned"):
+        return "container %s does not carry this instance's labels" % name
     return None
+
+
+def _service_problem(name, now):
+    if now is not None and not now.get("ready"):
+        return "%s does not answer: %s" % (name, now.get("error") or "not ready")
+    return None
+
+
+def health_problems(observed):
+    """What is wrong with the instance as observed, whatever the stamp says: a
+    container gone, stopped or unlabelled, a service that does not answer."""
+    problems = [_container_problem(n, c) for n, c in sorted((observed.get("containers") or {}).items())]
+    problems += [_service_problem(s, observed.get(s)) for s in ("postgres", "redis")]
+    return [p for p in problems if p]
 
 
 def stale_reasons(stamp, digest_now, manifest_now, observed_now=None):
@@ -155,22 +171,17 @@ def stale_reasons(stamp, digest_now, manifest_now, observed_now=None):
         return reasons
     before = stamp.get("observed") or {}
     for name, now in sorted((observed_now.get("containers") or {}).items()):
+        problem = _container_problem(name, now)
         then = (before.get("containers") or {}).get(name)
-        if now is None:
-            reasons.append("container %s is gone" % name)
-        elif not now.get("running"):
-            reasons.append("container %s is not running" % name)
-        elif not now.get("owned"):
-            reasons.append("container %s does not carry this instance's labels" % name)
+        if problem:
+            reasons.append(problem)
         elif then is None or then.get("id") != now.get("id"):
             reasons.append("container %s was replaced since the last bootstrap" % name)
     for service in ("postgres", "redis"):
         now = observed_now.get(service)
-        down = _service_down(service, now)
-        if down:
-            reasons.append(down)
-            continue
-        if now is None:
+        problem = _service_problem(service, now)
+        if problem or now is None:
+            reasons += [problem] if problem else []
             continue
         then = before.get(service) or {}
         for key in sorted(k for k in now if k not in ("ready", "error", "version")):

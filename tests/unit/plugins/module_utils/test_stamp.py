@@ -138,3 +138,11 @@ def test_observe_containers_reads_inspect_output():
                     "rd": {"id": "b2", "running": False, "owned": False},
                     "gone": None}
     assert podman.observe_containers(inspected, ["pg"], "other")["pg"]["owned"] is False
+
+
+def test_health_problems_ignore_the_stamp_and_name_what_is_down():
+    assert stamp.health_problems(_observed()) == []
+    observed = _observed(containers={"pg": None, "rd": {"id": "b2", "running": False, "owned": True}},
+                         redis={"ready": False, "error": "refused"})
+    assert stamp.health_problems(observed) == [
+        "container pg is gone", "container rd is not running", "redis does not answer: refused"]
