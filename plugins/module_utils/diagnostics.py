@@ -30,8 +30,8 @@ def redact(text, secrets):
 
 
 def our_containers(podman, instance):
-    out = podman.run(["ps", "-a", "--format", "json", "--filter", "label=%s=%s" % (INSTANCE_LABEL, instance)])[1]
-    return [c for c in json.loads(out or "[]") if is_owned(c.get("Labels"), instance)]
+    listed = podman.list_labelled("containers", "%s=%s" % (INSTANCE_LABEL, instance))
+    return [c for c in listed if is_owned(c.get("Labels"), instance)]
 
 
 def collect(podman, instance, secrets, postgres=None, log_lines=200, kind=None):

@@ -311,6 +311,13 @@ def last_error_line(stderr):
     return lines[-1] if lines else "(no output)"
 
 
+def module_runner(module):
+    """The runner KindCLI and Context expect, on top of ``module.run_command``."""
+    def run(argv, data=None, environ_update=None):
+        return module.run_command(argv, data=data, environ_update=environ_update)
+    return run
+
+
 class KindCLI(object):
     """argv for kind's commands, run through an injectable runner.
 

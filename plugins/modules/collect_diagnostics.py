@@ -90,14 +90,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.diagnostics import collect
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError, fail_from_error
-from ansible_collections.kubernaut.devinfra.plugins.module_utils.kind import KindCLI
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.kind import KindCLI, module_runner
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import PodmanCLI
-
-
-def _runner(module):
-    def run(argv, data=None, environ_update=None):
-        return module.run_command(argv, data=data, environ_update=environ_update)
-    return run
 
 
 def main():
@@ -122,7 +116,7 @@ def main():
         if p["kind"]:
             kind_bin = p["kind"]["kind_path"] or module.get_bin_path("kind")
             if kind_bin:
-                kind = (KindCLI(_runner(module), kind_bin), p["kind"]["name"], p["kind"]["logs_dir"])
+                kind = (KindCLI(module_runner(module), kind_bin), p["kind"]["name"], p["kind"]["logs_dir"])
         files = collect(podman, p["instance"], p["secrets"], p["postgres"], p["log_lines"],
                         kind=kind) if podman.installed else {}
         if p["kind"] and kind is None:

@@ -231,7 +231,7 @@ from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import (
     DevinfraError, fail_from_error)
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.kind import (
     DEFAULT_NODE_IMAGE, DEFAULT_STATE_DIR, INSTALL_HINT, Context, ensure_cluster,
-    kind_argument_spec, validate_cluster_name, validate_cluster_options)
+    kind_argument_spec, module_runner, validate_cluster_name, validate_cluster_options)
 
 
 def argument_spec():
@@ -258,12 +258,6 @@ def argument_spec():
     return spec
 
 
-def run_command(module):
-    def runner(argv, data=None, environ_update=None):
-        return module.run_command(argv, data=data, environ_update=environ_update)
-    return runner
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
@@ -285,7 +279,7 @@ def main():
             raise DevinfraError("Managing kind cluster %s failed: kind's podman provider needs podman, "
                                 "which is not on PATH." % params["name"],
                                 hint="Run the kubernaut.devinfra.podman_host role first.")
-        ctx = Context(run_command(module), kind_bin, podman_bin, check_mode=module.check_mode,
+        ctx = Context(module_runner(module), kind_bin, podman_bin, check_mode=module.check_mode,
                       diff=module._diff, system=platform.system(), warn=module.warn)
         result = ensure_cluster(params, ctx)
     except DevinfraError as err:

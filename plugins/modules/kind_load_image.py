@@ -94,7 +94,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import (
     DevinfraError, fail_from_error)
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.kind import (
-    INSTALL_HINT, Context, ensure_images, kind_argument_spec, validate_cluster_name)
+    INSTALL_HINT, Context, ensure_images, kind_argument_spec, module_runner, validate_cluster_name)
 
 
 def main():
@@ -115,11 +115,7 @@ def main():
         if not podman_bin:
             raise DevinfraError("Loading images into kind cluster %s failed: podman is not on PATH."
                                 % params["name"])
-
-        def runner(argv, data=None, environ_update=None):
-            return module.run_command(argv, data=data, environ_update=environ_update)
-
-        ctx = Context(runner, kind_bin, podman_bin, check_mode=module.check_mode, warn=module.warn)
+        ctx = Context(module_runner(module), kind_bin, podman_bin, check_mode=module.check_mode, warn=module.warn)
         result = ensure_images(params, ctx, module.tmpdir)
     except DevinfraError as err:
         fail_from_error(module, err, changed=False, name=params["name"])

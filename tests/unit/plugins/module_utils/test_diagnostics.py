@@ -30,8 +30,8 @@ from kind_double import FakeKindCLI  # noqa: E402
 class NoContainers(object):
     """Stands in for PodmanCLI when only the kind part is under test."""
 
-    def run(self, args, check=True):
-        return 0, "[]", ""
+    def list_labelled(self, kind, label):
+        return []
 
 
 def test_kind_export_brings_back_node_logs_and_leaves_pods_on_the_target(tmp_path):
