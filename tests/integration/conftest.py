@@ -120,6 +120,16 @@ def podman(*args, check=True):
     return proc
 
 
+def run_test_container(name, *args):
+    """podman run -d a container carrying the test label; when it fails to start
+    (podman creates it first), remove it and its anonymous volumes before failing."""
+    try:
+        return podman("run", "-d", "--name", name, "--label", TEST_LABEL + "=1", *args)
+    except AssertionError:
+        podman("rm", "-f", "-v", name, check=False)
+        raise
+
+
 def wait_port(port, timeout=60):
     """Test-side readiness for fixtures: poll until TCP accepts (no fixed sleep)."""
     deadline = time.monotonic() + timeout
@@ -158,10 +168,9 @@ def postgres_container():
         _require_image(POSTGRES_IMAGE)
         port = free_port()
         name = "devinfra-test-pg-%s" % uuid.uuid4().hex[:8]
-        podman("run", "-d", "--name", name, "--label", TEST_LABEL + "=1",
-               "-p", "127.0.0.1:%d:5432" % port,
-               "-e", "POSTGRES_USER=" + user, "-e", "POSTGRES_PASSWORD=" + password,
-               "-e", "POSTGRES_DB=" + database, *extra, POSTGRES_IMAGE)
+        run_test_container(name, "-p", "127.0.0.1:%d:5432" % port,
+                           "-e", "POSTGRES_USER=" + user, "-e", "POSTGRES_PASSWORD=" + password,
+                           "-e", "POSTGRES_DB=" + database, *extra, POSTGRES_IMAGE)
         c = Container(name, port, user=user, password=password, database=database,
                       host="127.0.0.1")
         started.append(c)
@@ -185,10 +194,9 @@ def redis_container():
         _require_image(REDIS_IMAGE)
         port = free_port()
         name = "devinfra-test-redis-%s" % uuid.uuid4().hex[:8]
-        podman("run", "-d", "--name", name, "--label", TEST_LABEL + "=1",
-               "-p", "127.0.0.1:%d:6379" % port, *extra, REDIS_IMAGE,
-               "redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no",
-               *args)
+        run_test_container(name, "-p", "127.0.0.1:%d:6379" % port, *extra, REDIS_IMAGE,
+                           "redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no",
+                           *args)
         c = Container(name, port, host="127.0.0.1")
         started.append(c)
         wait_port(port)
@@ -248,9 +256,8 @@ def start_postgres_server(user="slm_user", password="test_password", database="a
     _require_image(POSTGRES_IMAGE)
     port = free_port()
     name = "devinfra-test-pgsrv-%s" % uuid.uuid4().hex[:8]
-    podman("run", "-d", "--name", name, "--label", TEST_LABEL + "=1", "-p", "127.0.0.1:%d:5432" % port,
-           "-e", "POSTGRES_USER=" + user, "-e", "POSTGRES_PASSWORD=" + password, "-e", "POSTGRES_DB=" + database,
-           POSTGRES_IMAGE)
+    run_test_container(name, "-p", "127.0.0.1:%d:5432" % port, "-e", "POSTGRES_USER=" + user,
+                       "-e", "POSTGRES_PASSWORD=" + password, "-e", "POSTGRES_DB=" + database, POSTGRES_IMAGE)
     server = PostgresServer(name, port, user=user, password=password, database=database, host="127.0.0.1")
     try:
         pg.wait_for_ready(server.args(connect_timeout=5), timeout=60)
