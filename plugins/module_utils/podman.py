@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import shutil
 import tarfile
 import tempfile
 
+from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 
 MANAGED_BY_LABEL = "io.kubernaut.devinfra.managed-by"
@@ -114,17 +116,17 @@ def dropin_path(rootless, home=None):
 
 def summarize_info(info):
     """The few facts we use from `podman info --format json`."""
-    host = info.get("host", {})
+    host_info = info.get("host", {})
     store = info.get("store", {})
     return {
         "version": info.get("version", {}).get("Version"),
-        "rootless": bool(host.get("security", {}).get("rootless")),
-        "cgroup_version": host.get("cgroupVersion"),
-        "cgroup_manager": host.get("cgroupManager"),
-        "runtime": host.get("ociRuntime", {}).get("name"),
+        "rootless": bool(host_info.get("security", {}).get("rootless")),
+        "cgroup_version": host_info.get("cgroupVersion"),
+        "cgroup_manager": host_info.get("cgroupManager"),
+        "runtime": host_info.get("ociRuntime", {}).get("name"),
         "graph_root": store.get("graphRoot"),
-        "os": host.get("os"),
-        "arch": host.get("arch"),
+        "os": host_info.get("os"),
+        "arch": host_info.get("arch"),
     }
 
 
@@ -338,6 +340,82 @@ def parse_ldd(text):
         if match:
             paths.append(match.group(1))
     return paths
+
+
+# What Podman's ability to start a container on this host depends on, read
+# without running anything. When none of it changed since the last probe, the
+# probe's answer still holds (bench: the probe is a container start, ~0.5 s).
+PROBE_CACHE_VERSION = 1
+PROBE_BINARIES = ("podman", "conmon", "runc", "crun")
+CONF_FILES = ("/usr/share/containers/containers.conf", "/etc/containers/containers.conf")
+CONF_DIRS = ("/usr/share/containers/containers.conf.d", "/etc/containers/containers.conf.d")
+
+
+def conf_paths(home, environ, listdir=os.listdir):
+    """containers.conf files Podman may read, existing or not, in a stable order."""
+    files = list(CONF_FILES) + [os.path.join(home, ".config", "containers", "containers.conf")]
+    dirs = list(CONF_DIRS) + [os.path.join(home, ".config", "containers", "containers.conf.d")]
+    for name in ("CONTAINERS_CONF", "CONTAINERS_CONF_OVERRIDE"):
+        if environ.get(name):
+            files.append(environ[name])
+    for d in dirs:
+        try:
+            files.extend(os.path.join(d, n) for n in sorted(listdir(d)) if n.endswith(".conf"))
+        except OSError:
+            pass
+    return files
+
+
+def probe_fingerprint(binaries, conf_texts, kernel, cgroup_mode, hard_limits, euid):
+    """One digest of everything the probe's answer depends on.
+
+    ``binaries``: {name: (path, size, mtime_ns) or None}; ``conf_texts``:
+    {path: text or None}; ``hard_limits``: {'nofile': hard, 'nproc': hard}.
+    """
+    doc = {
+        "v": PROBE_CACHE_VERSION,
+        "binaries": dict((k, list(v) if v else None) for k, v in binaries.items()),
+        "conf": dict((k, hashlib.sha256(v.encode("utf-8")).hexdigest() if v is not None else None)
+                     for k, v in conf_texts.items()),
+        "kernel": kernel, "cgroup": cgroup_mode, "limits": hard_limits, "euid": euid,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def read_probe_fingerprint(module, environ=None):
+    """probe_fingerprint of this host, from stat() and file reads only."""
+    environ = os.environ if environ is None else environ
+    binaries = {}
+    for name in PROBE_BINARIES:
+        path = module.get_bin_path(name)
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            st = None
+        binaries[name] = (os.path.realpath(path), st.st_size, st.st_mtime_ns) if st else None
+    conf = dict((p, host.read_text(p, default=None)) for p in conf_paths(os.path.expanduser("~"), environ))
+    limits = host.parse_limits(host.read_text("/proc/self/limits"))
+    return probe_fingerprint(
+        binaries, conf, os.uname()[2], host.cgroup_mode_from_mounts(host.read_text("/proc/self/mounts")),
+        dict((k, v[1]) for k, v in sorted(limits.items())), os.geteuid())
+
+
+def cached_settings(cache_text, fingerprint, path):
+    """The settings a still-valid probe cache holds, or None (missing, stale or unreadable)."""
+    try:
+        cache = json.loads(cache_text or "")
+    except ValueError:
+        return None
+    if not isinstance(cache, dict) or cache.get("fingerprint") != fingerprint or cache.get("dropin_path") != path:
+        return None
+    settings = cache.get("settings")
+    return settings if isinstance(settings, dict) else None
+
+
+def render_probe_cache(fingerprint, path, settings):
+    return json.dumps({"fingerprint": fingerprint, "dropin_path": path, "settings": settings,
+                       "note": "kubernaut.devinfra podman_host_config probe cache; safe to delete"},
+                      sort_keys=True, indent=2) + "\n"
 
 
 def find_working_settings(probe, hard_limits, have_runc, initial=None, max_attempts=16):

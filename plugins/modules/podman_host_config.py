@@ -51,12 +51,26 @@ options:
       - Omitted, C(podman info) is asked (about a third of a second); M(kubernaut.devinfra.host_preflight) already
         reports it as C(preflight.podman.rootless).
     type: bool
+  cache_path:
+    description:
+      - A file on the target where the probe's answer is kept, with a digest of what that answer depends on -
+        the podman, conmon, runc and crun binaries (path, size, modification time), every containers.conf file
+        Podman may read (our drop-in included), the kernel release, the cgroup mode, the hard C(nofile)/C(nproc)
+        limits and the user. While the digest matches, no probe container is started (a container start saved
+        on every run); when anything in it changes, the module probes again.
+      - Omitted or empty, every run probes. Deleting the file is always safe.
+      - Not written in check mode. Writing it is not reported as a change; it is a cache, like ports' records.
+    type: path
 """
 
 EXAMPLES = r"""
 - name: Adapt Podman to this host
   kubernaut.devinfra.podman_host_config:
   register: podman_config
+
+- name: Adapt Podman, probing again only when the host changed
+  kubernaut.devinfra.podman_host_config:
+    cache_path: ~/.local/state/kubernaut-devinfra/podman-probe.json
 
 - name: Say what was adapted
   ansible.builtin.debug:
@@ -73,8 +87,12 @@ dropin_path:
   description: Path of the drop-in.
   returned: always
   type: str
+cached:
+  description: Whether the answer came from I(cache_path) without starting a probe container.
+  returned: when state is present
+  type: bool
 probes:
-  description: Each probe - the settings tried, whether the container started, and its error.
+  description: Each probe - the settings tried, whether the container started, and its error. Empty when I(cached).
   returned: when state is present
   type: list
   elements: dict
@@ -90,7 +108,8 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
+from ansible_collections.kubernaut.devinfra.plugins.module_utils import files, host
+from ansible_collections.kubernaut.devinfra.plugins.module_utils import podman as podman_utils
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError, fail_from_error
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
     PodmanCLI, dropin_path, find_working_settings, parse_dropin, render_dropin, summarize_info)
@@ -102,6 +121,7 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             dropin_path=dict(type="path"),
             rootless=dict(type="bool"),
+            cache_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -123,6 +143,14 @@ def main():
                     os.unlink(path)
             module.exit_json(**result)
 
+        cache_path = module.params["cache_path"]
+        if cache_path:
+            cached = podman_utils.cached_settings(host.read_text(cache_path, default=None),
+                                                  podman_utils.read_probe_fingerprint(module), path)
+            if cached is not None:
+                result.update(settings=cached, cached=True, probes=[])
+                module.exit_json(**result)
+        result["cached"] = False
         current = parse_dropin(before or "")
         # Also in check mode: the probe image is our own local artefact, and a
         # truthful plan needs a probe container to start (it is removed at once).
@@ -148,6 +176,13 @@ def main():
                     raise DevinfraError(
                         "Wrote %s, but Podman still cannot start a container with it: %s" % (path, err.strip()),
                         hint="Inspect the file and `podman info`; remove the file to return to Podman's defaults.")
+        if cache_path and not module.check_mode:
+            # After the drop-in is written: its content is part of the digest.
+            try:
+                files.write_private_file(cache_path, podman_utils.render_probe_cache(
+                    podman_utils.read_probe_fingerprint(module), path, wanted))
+            except (IOError, OSError) as exc:
+                module.warn("Could not write the probe cache %s (%s); the next run probes again." % (cache_path, exc))
     except DevinfraError as err:
         fail_from_error(module, err, **result)
     module.exit_json(**result)

@@ -139,3 +139,29 @@ def test_dropin_is_written_only_when_needed_and_then_left_alone():
         if saved is not None and not os.path.exists(DROPIN):
             with open(DROPIN, "w") as fh:
                 fh.write(saved)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cache test adds a file under /etc/containers (root only)")
+def test_probe_cache_skips_the_probe_until_the_host_changes(tmp_path):
+    cache = str(tmp_path / "podman-probe.json")
+    args = {"cache_path": cache}
+    planned = run_module("podman_host_config", args, check=True)
+    assert planned["cached"] is False and planned["probes"]
+    assert not os.path.exists(cache), "check mode wrote the cache"
+    first = run_module("podman_host_config", args)
+    assert first["cached"] is False and first["probes"] and first["probes"][-1]["ok"]
+    assert oct(os.stat(cache).st_mode & 0o777) == "0o600"
+    again = run_module("podman_host_config", args)
+    assert again["cached"] is True and again["probes"] == []
+    assert again["changed"] is False and again["settings"] == first["settings"]
+    # Any containers.conf change (here a comment-only drop-in of an admin) means probing again.
+    extra = "/etc/containers/containers.conf.d/99-devinfra-test.conf"
+    with open(extra, "w") as fh:
+        fh.write("# kubernaut.devinfra integration test\n")
+    try:
+        changed_host = run_module("podman_host_config", args)
+        assert changed_host["cached"] is False and changed_host["probes"][-1]["ok"]
+    finally:
+        os.unlink(extra)
+    assert run_module("podman_host_config", args)["cached"] is False  # the file went away: the digest differs again
+    assert run_module("podman_host_config", args)["cached"] is True

@@ -144,3 +144,59 @@ def test_owned_resources_keep_only_items_with_both_labels():
                      "networks": [{"id": "n1", "name": "net-ci"}],
                      "volumes": [{"id": "vol-ci", "name": "vol-ci"}]}
     assert podman.owned_resources(None, None, None, "ci") == {"containers": [], "networks": [], "volumes": []}
+
+
+# --------------------------------------------------------------------------- probe cache
+
+FP_ARGS = dict(
+    binaries={"podman": ("/usr/bin/podman", 100, 1), "conmon": ("/usr/bin/conmon", 5, 1), "runc": None,
+              "crun": ("/usr/bin/crun", 7, 1)},
+    conf_texts={"/etc/containers/containers.conf": None,
+                "/etc/containers/containers.conf.d/50-kubernaut-devinfra.conf": '[engine]\nruntime = "runc"\n'},
+    kernel="6.1.0", cgroup_mode="hybrid", hard_limits={"nofile": 20000, "nproc": 32768}, euid=0)
+
+
+@pytest.mark.parametrize("change", [
+    ("binaries", {"podman": ("/usr/bin/podman", 101, 1)}),          # podman upgraded
+    ("binaries", {"runc": ("/usr/sbin/runc", 9, 2)}),               # runc installed
+    ("conf_texts", {"/etc/containers/containers.conf": "[engine]\n"}),  # an admin's containers.conf
+    ("conf_texts", {"/etc/containers/containers.conf.d/50-kubernaut-devinfra.conf": None}),  # drop-in removed
+    ("kernel", "6.12.0"),
+    ("cgroup_mode", "v2"),
+    ("hard_limits", {"nofile": 1048576}),
+    ("euid", 1000),
+])
+def test_probe_fingerprint_changes_with_everything_the_probe_depends_on(change):
+    key, value = change
+    changed = dict(FP_ARGS)
+    changed[key] = dict(FP_ARGS[key], **value) if isinstance(value, dict) else value
+    assert podman.probe_fingerprint(**changed) != podman.probe_fingerprint(**FP_ARGS)
+
+
+def test_probe_fingerprint_is_stable():
+    assert podman.probe_fingerprint(**FP_ARGS) == podman.probe_fingerprint(**dict(FP_ARGS))
+
+
+def test_probe_cache_round_trip_and_every_kind_of_miss():
+    fp = podman.probe_fingerprint(**FP_ARGS)
+    path = "/etc/containers/containers.conf.d/50-kubernaut-devinfra.conf"
+    text = podman.render_probe_cache(fp, path, {"runtime": "runc", "nofile": 20000})
+    assert podman.cached_settings(text, fp, path) == {"runtime": "runc", "nofile": 20000}
+    assert podman.cached_settings(podman.render_probe_cache(fp, path, {}), fp, path) == {}
+    assert podman.cached_settings(text, "0" * 64, path) is None          # host changed
+    assert podman.cached_settings(text, fp, "/root/.config/x.conf") is None  # other drop-in location
+    for broken in (None, "", "not json", "[]", '{"fingerprint": "%s", "dropin_path": "%s"}' % (fp, path)):
+        assert podman.cached_settings(broken, fp, path) is None
+
+
+def test_conf_paths_lists_dropins_in_order_and_env_overrides():
+    listing = {"/etc/containers/containers.conf.d": ["60-b.conf", "50-a.conf", "README"]}
+
+    def listdir(d):
+        if d not in listing:
+            raise OSError(2, "missing")
+        return listing[d]
+    paths = podman.conf_paths("/home/u", {"CONTAINERS_CONF": "/opt/c.conf"}, listdir=listdir)
+    assert "/home/u/.config/containers/containers.conf" in paths
+    assert "/opt/c.conf" in paths
+    assert paths[-2:] == ["/etc/containers/containers.conf.d/50-a.conf", "/etc/containers/containers.conf.d/60-b.conf"]
