@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    PodmanCLI, is_owned, publishers_of, summarize_info)
+    INSTANCE_LABEL, MANAGED_BY_LABEL, PodmanCLI, is_owned, publishers_of, summarize_info)
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
@@ -78,6 +78,21 @@ def instance_containers(containers, instance):
     return names
 
 
+def container_owners(containers):
+    """{name: {Labels: our two labels (absent ones omitted), ImageName}} for every container on the host.
+
+    Roles check a container name against this before they touch it, instead of one
+    podman_container_info run per container.
+    """
+    owners = {}
+    for c in containers or []:
+        labels = c.get("Labels") or {}
+        ours = dict((k, labels[k]) for k in (MANAGED_BY_LABEL, INSTANCE_LABEL) if k in labels)
+        for name in c.get("Names") or []:
+            owners[name] = {"Labels": ours, "ImageName": c.get("Image")}
+    return owners
+
+
 def check_port(request, containers, is_free, listeners, instance=None):
     """Fact for one port: free, or who holds it (and whether that is expected).
 
@@ -130,6 +145,7 @@ def run_preflight(module, params):
         try:
             podman_facts.update(summarize_info(podman.info()))
             containers = podman.containers()
+            facts["container_owners"] = container_owners(containers)
         except DevinfraError as err:
             podman_facts["error"] = err.msg
             problems.append(problem("podman", "podman is installed but `podman info` fails: %s" % err.msg,

@@ -122,6 +122,14 @@ preflight:
     ports:
       description: One entry per requested port - port, address, free, holder, expected_holder.
       type: list
+    container_owners:
+      description:
+        - Every container on the host by name - its C(Labels) (only kubernaut.devinfra's managed-by and
+          instance labels) and C(ImageName). Roles check a name against it before touching a container.
+        - Missing when podman is not installed or C(podman info) fails.
+      type: dict
+      sample: {datastorage-postgres: {Labels: {io.kubernaut.devinfra.managed-by: kubernaut.devinfra,
+               io.kubernaut.devinfra.instance: dev}, ImageName: "localhost/kubernaut-devinfra/postgres-pgvector:17-1a2b"}}
     registries:
       description: One entry per registry - name, reachable, error.
       type: list

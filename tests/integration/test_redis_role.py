@@ -77,6 +77,39 @@ def test_bad_input_fails_before_anything_is_created(role_instance, overrides, ph
     nothing_created(role_instance)
 
 
+@pytest.mark.parametrize("labels,with_preflight", [
+    ([], False),                                                       # podman_container_info path
+    ([], True),                                                        # podman_host's container listing
+    (["io.kubernaut.devinfra.managed-by=kubernaut.devinfra",
+      "io.kubernaut.devinfra.instance=someone-else"], True),           # ours, but another instance's
+])
+def test_a_container_with_our_name_that_is_not_ours_is_left_untouched(role_instance, tmp_path, labels,
+                                                                     with_preflight):
+    args = ["create", "--name", role_instance["container"]]
+    for label in labels:
+        args += ["--label", label]
+    cid = podman(*(args + [REDIS_IMAGE, "sleep", "600"])).stdout.strip()
+    playbook = role_instance["playbook"]
+    if with_preflight:
+        playbook = str(tmp_path / "with-preflight.yml")
+        with open(playbook, "w") as fh:
+            json.dump([{"hosts": "localhost", "gather_facts": False,
+                        "roles": [{"role": "kubernaut.devinfra.podman_host", "podman_host_image_source": "build"},
+                                  {"role": "kubernaut.devinfra.redis"}]}], fh)
+    run = run_playbook(playbook, extra_vars={
+        "redis_instance": role_instance["instance"], "redis_image": REDIS_IMAGE, "redis_port": role_instance["port"],
+        "redis_state_dir": role_instance["state_dir"]})
+    assert run.rc != 0
+    message = failure_message(run)
+    assert "is not managed by kubernaut.devinfra instance '%s'" % role_instance["instance"] in message, message
+    assert "It was left untouched" in message
+    ran = [name for name, res in run.task_results() if not res.get("skipped")]
+    assert any("Look for a container named" in name for name in ran) is not with_preflight
+    after = json.loads(podman("container", "inspect", role_instance["container"]).stdout)[0]
+    assert after["Id"] == cid and after["State"]["Status"] == "created"
+    assert podman("volume", "exists", role_instance["volume"], check=False).returncode == 1
+
+
 def test_password_is_required_and_never_logged(role_instance):
     password = 'pa ss"w\\o$rd`x`-%s' % uuid.uuid4().hex[:6]
     run = role_instance["run"](verbosity=3, diff=True, redis_password=password, redis_suites=["a", "b"])

@@ -64,3 +64,18 @@ def test_port_held_by_any_container_of_this_instance_is_expected():
     fact, issue = preflight.check_port({"port": 24000, "address": "127.0.0.1"}, containers,
                                        lambda a, p: False, lambda p: [], instance="other")
     assert issue is not None
+
+
+def test_container_owners_keeps_only_our_labels_for_every_name():
+    containers = [
+        {"Names": ["datastorage-postgres"], "Image": "localhost/pg:17",
+         "Labels": {"io.kubernaut.devinfra.managed-by": "kubernaut.devinfra", "io.kubernaut.devinfra.instance": "dev",
+                    "secret.looking": "x"}},
+        {"Names": ["someone-elses"], "Image": "docker.io/library/redis:7", "Labels": None},
+    ]
+    owners = preflight.container_owners(containers)
+    assert owners["datastorage-postgres"] == {
+        "Labels": {"io.kubernaut.devinfra.managed-by": "kubernaut.devinfra", "io.kubernaut.devinfra.instance": "dev"},
+        "ImageName": "localhost/pg:17"}
+    assert owners["someone-elses"] == {"Labels": {}, "ImageName": "docker.io/library/redis:7"}
+    assert preflight.container_owners(None) == {}
