@@ -63,6 +63,14 @@ options:
     type: list
     elements: str
     default: []
+  wait_timeout:
+    description:
+      - Seconds to wait, before migrating, until the server accepts connections and answers a query - the check
+        M(kubernaut.devinfra.postgres_ready) makes, with I(require_extensions) checked as available on the server -
+        so that a server that has just been started needs no separate readiness task.
+      - C(0) (the default) connects once and fails at once when the server is not up.
+    type: float
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -84,6 +92,13 @@ EXAMPLES = r"""
     port: 5432
     password: "{{ postgres_password }}"
     migrations_dir: /home/dev/.local/state/kubernaut-devinfra/dev/migrations
+
+- name: Migrate a server that was just started, waiting for it first (no separate postgres_ready task)
+  kubernaut.devinfra.postgres_migrate:
+    password: "{{ postgres_password }}"
+    migrations_dir: /srv/migrations
+    require_extensions: [vector]
+    wait_timeout: 60
 
 - name: Apply up to version 3 only
   kubernaut.devinfra.postgres_migrate:
@@ -112,8 +127,13 @@ extensions:
   returned: when O(require_extensions) was checked
   type: dict
   sample: {plpgsql: "1.0", vector: "0.8.0"}
+ready:
+  description: What the readiness wait found (server_version, elapsed_ms, attempts), as M(kubernaut.devinfra.postgres_ready) returns it.
+  returned: when I(wait_timeout) is above 0
+  type: dict
+  sample: {server_version: "17.5", elapsed_ms: 412, attempts: 9}
 elapsed_ms:
-  description: Milliseconds the module spent reading, checking and applying (or planning) the migrations.
+  description: Milliseconds the module spent waiting for the server, then reading, checking and applying (or planning) the migrations.
   returned: always
   type: int
   sample: 57
@@ -160,13 +180,18 @@ def main():
         allow_out_of_order=dict(type="bool", default=False),
         lock_timeout=dict(type="float", default=120),
         require_extensions=dict(type="list", elements="str", default=[]),
+        wait_timeout=dict(type="float", default=0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not pg.HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(pg.PSYCOPG2_IMP_ERR))
     run = migrations.plan_migrations if module.check_mode else migrations.apply_migrations
     started = time.monotonic()
+    ready = None
     try:
+        if module.params["wait_timeout"] > 0:
+            ready = pg.wait_for_ready(module.params, extensions_available=module.params["require_extensions"],
+                                      timeout=module.params["wait_timeout"])
         result = run(module.params, module.params["migrations_dir"],
                      history_table=module.params["history_table"],
                      target_version=module.params["target_version"],
@@ -177,6 +202,8 @@ def main():
     except DevinfraError as err:
         fail_from_error(module, err, changed=False, elapsed_ms=int((time.monotonic() - started) * 1000))
     result["elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    if ready is not None:
+        result["ready"] = ready
     diff = result.pop("diff")
     if module._diff and diff:
         result["diff"] = diff

@@ -50,6 +50,14 @@ options:
       - Needs the server; in check mode the flushes are only reported in RV(executed).
     type: raw
     default: false
+  wait_timeout:
+    description:
+      - Seconds to wait first until Redis answers (the check M(kubernaut.devinfra.redis_ready) makes - PING with the
+        password, and no dataset still loading), so that a server that has just been started needs no separate
+        readiness task. Also in check mode, which only reads.
+      - C(0) (the default) does not wait, and talks to Redis only when I(databases) is omitted or I(reset) flushes.
+    type: float
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -62,6 +70,14 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Wait for a Redis that was just started, then assign the indexes
+  kubernaut.devinfra.redis_suite_indexes:
+    path: "{{ state_dir }}/redis-suite-indexes.json"
+    suites: [contextapi, datastorage]
+    databases: 16
+    password: "{{ redis_password }}"
+    wait_timeout: 60
+
 - name: Assign database indexes to the integration suites
   kubernaut.devinfra.redis_suite_indexes:
     path: "{{ state_dir }}/redis-suite-indexes.json"
@@ -79,6 +95,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ready:
+  description: What the readiness wait found, as M(kubernaut.devinfra.redis_ready) returns it (elapsed_ms, attempts, ...).
+  returned: when I(wait_timeout) is above 0
+  type: dict
 suites:
   description: The assignment, suite name to database index.
   returned: success
@@ -124,7 +144,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError, fail_from_error
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.redis import (
-    HAS_REDIS, REDIS_IMPORT_ERROR, ensure_suite_indexes, redis_argument_spec, reset_needs_server)
+    HAS_REDIS, REDIS_IMPORT_ERROR, ensure_suite_indexes, redis_argument_spec, reset_needs_server, wait_for_redis)
+from ansible_collections.kubernaut.devinfra.plugins.module_utils.wait import DEFAULT_INTERVAL as WAIT_INTERVAL
 
 
 def main():
@@ -135,12 +156,17 @@ def main():
         databases=dict(type="int"),
         reserve_index_zero=dict(type="bool", default=True),
         reset=dict(type="raw", default=False),
+        wait_timeout=dict(type="float", default=0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        if not HAS_REDIS and reset_needs_server(module):
+        wait = module.params["wait_timeout"] > 0
+        if not HAS_REDIS and (wait or reset_needs_server(module)):
             module.fail_json(msg=missing_required_lib("redis"), exception=REDIS_IMPORT_ERROR)
+        ready = wait_for_redis(module.params, module.params["wait_timeout"], WAIT_INTERVAL) if wait else None
         result = ensure_suite_indexes(module)
+        if ready is not None:
+            result["ready"] = ready
     except DevinfraError as err:
         fail_from_error(module, err, changed=False)
     module.exit_json(**result)

@@ -276,3 +276,26 @@ def test_required_extension_is_checked_after_applying(postgres_server, postgres_
     assert res["changed"] is True and "vector" in res["extensions"], res
     res = migrate(s, db, path, check=True, require_extensions=["vector"])
     assert res["changed"] is False and "vector" in res["extensions"]
+
+
+def test_wait_timeout_waits_for_a_server_that_is_still_starting(postgres_container, tmp_path):
+    # Started without waiting: the module's first attempts meet initdb or a closed port.
+    c = postgres_container(password="wait_pw", wait=False)
+    res = run_module("postgres_migrate", {
+        "host": c.host, "port": c.port, "user": c.user, "password": c.password, "database": c.database,
+        "migrations_dir": REFERENCE, "require_extensions": ["vector"], "wait_timeout": 60})
+    assert res.get("failed") is not True, res.get("msg")
+    assert res["ready"]["attempts"] >= 1 and res["ready"]["server_version"].startswith("17")
+    assert res["applied"] and res["extensions"]["vector"]
+
+
+def test_without_wait_timeout_a_closed_port_fails_at_once(tmp_path):
+    from conftest import free_port
+    res = run_module("postgres_migrate", {"host": "127.0.0.1", "port": free_port(), "password": "x",
+                                          "migrations_dir": REFERENCE})
+    assert res["failed"] is True and "ready" not in res
+    assert res["elapsed_ms"] < 5000
+    res = run_module("postgres_migrate", {"host": "127.0.0.1", "port": free_port(), "password": "x",
+                                          "migrations_dir": REFERENCE, "wait_timeout": 1})
+    assert res["failed"] is True
+    assert "1" in res["msg"] and "127.0.0.1" in res["msg"], res["msg"]

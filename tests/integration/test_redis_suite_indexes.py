@@ -130,3 +130,21 @@ def test_reset_of_an_unlisted_suite_is_refused(tmp_path):
     res = run_module("redis_suite_indexes", args(path, ["a"], reset=["zz"]))
     assert res.get("failed") and "zz is not in the suite list" in res["msg"]
     assert not path.exists()
+
+
+def test_wait_timeout_waits_for_redis_then_assigns(tmp_path, redis_container):
+    c = redis_container()
+    path = tmp_path / "redis-suite-indexes.json"
+    res = run_module("redis_suite_indexes", args(path, ["contextapi"], port=c.port, wait_timeout=30))
+    assert res.get("failed") is not True, res.get("msg")
+    assert res["ready"]["ready"] is True and res["ready"]["attempts"] >= 1
+    assert stored(path) == {"contextapi": 1}
+
+
+def test_wait_timeout_on_a_closed_port_fails_and_writes_nothing(tmp_path):
+    from conftest import free_port
+    path = tmp_path / "redis-suite-indexes.json"
+    res = run_module("redis_suite_indexes", args(path, ["contextapi"], port=free_port(), wait_timeout=1))
+    assert res["failed"] is True
+    assert "127.0.0.1" in res["msg"], res["msg"]
+    assert not path.exists()
