@@ -263,6 +263,11 @@ class PodmanCLI(object):
                                 hint="Run `podman ps -a` on the target to see whether Podman works.")
         return data
 
+    def built_image_tags(self):
+        """Every tag of every image that carries our built-by label (one `podman images` call)."""
+        out = self.run(["images", "--format", "json", "--filter", "label=%s=%s" % (BUILT_BY_LABEL, MANAGED_BY)])[1]
+        return sorted(set(name for image in json.loads(out or "[]") for name in image.get("Names") or []))
+
     def list_labelled(self, kind, label):
         """`podman <kind> ls` (ps for containers) filtered on one label, as parsed JSON."""
         argv = (["ps", "-a"] if kind == "containers" else [kind[:-1], "ls"]) + [

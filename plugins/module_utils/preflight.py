@@ -17,7 +17,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    INSTANCE_LABEL, MANAGED_BY_LABEL, PodmanCLI, is_owned, publishers_of, summarize_info)
+    INSTANCE_LABEL, MANAGED_BY_LABEL, PodmanCLI, cached_settings, dropin_path, is_owned, publishers_of,
+    read_probe_fingerprint, summarize_info)
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
@@ -146,6 +147,7 @@ def run_preflight(module, params):
             podman_facts.update(summarize_info(podman.info()))
             containers = podman.containers()
             facts["container_owners"] = container_owners(containers)
+            facts["built_images"] = podman.built_image_tags()
         except DevinfraError as err:
             podman_facts["error"] = err.msg
             problems.append(problem("podman", "podman is installed but `podman info` fails: %s" % err.msg,
@@ -154,6 +156,12 @@ def run_preflight(module, params):
         problems.append(problem("podman", "podman is not installed on the target host.",
                                 "Run the kubernaut.devinfra.podman_host role, or apt-get install podman."))
     facts["podman"] = podman_facts
+    if params.get("probe_cache") and "rootless" in podman_facts:
+        # podman_host_config's probe cache, read only: valid means no probe container is needed.
+        settings = cached_settings(host.read_text(params["probe_cache"], default=None),
+                                   read_probe_fingerprint(module), dropin_path(podman_facts["rootless"]))
+        facts["probe_cache"] = {"path": params["probe_cache"], "valid": settings is not None,
+                                "settings": settings or {}}
     facts["tools"] = dict((name, module.get_bin_path(name)) for name in TOOLS)
 
     if facts["platform"] == "darwin" and podman.installed:

@@ -77,6 +77,11 @@ options:
     description: Fail when any problem is found, listing each with its fix.
     type: bool
     default: false
+  probe_cache:
+    description:
+      - The I(cache_path) of M(kubernaut.devinfra.podman_host_config). Read (never written) and checked against this
+        host; the answer is RV(preflight.probe_cache), so that a role can skip the probe module when it still holds.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -130,6 +135,21 @@ preflight:
       type: dict
       sample: {datastorage-postgres: {Labels: {io.kubernaut.devinfra.managed-by: kubernaut.devinfra,
                io.kubernaut.devinfra.instance: dev}, ImageName: "localhost/kubernaut-devinfra/postgres-pgvector:17-1a2b"}}
+    built_images:
+      description:
+        - Every tag of the images kubernaut.devinfra built on this host (label C(io.kubernaut.devinfra.built-by)).
+          M(kubernaut.devinfra.container_images) looks its references up here instead of inspecting each.
+        - Missing when podman is not installed or C(podman info) fails.
+      type: list
+      elements: str
+    probe_cache:
+      description:
+        - Whether M(kubernaut.devinfra.podman_host_config)'s I(cache_path) file still holds for this host (C(valid))
+          and its C(settings). Valid, Podman's current configuration is known to start containers here.
+      returned: when I(probe_cache) is set and C(podman info) works
+      type: dict
+      sample: {path: /root/.local/state/kubernaut-devinfra/podman-probe.json, valid: true,
+               settings: {runtime: runc, nofile: 20000, nproc: 32768}}
     registries:
       description: One entry per registry - name, reachable, error.
       type: list
@@ -174,6 +194,7 @@ def main():
             min_free_gb=dict(type="float", default=2),
             require_podman=dict(type="bool", default=True),
             fail_on_problems=dict(type="bool", default=False),
+            probe_cache=dict(type="path"),
         ),
         supports_check_mode=True,
     )

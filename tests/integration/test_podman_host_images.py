@@ -23,6 +23,12 @@ def test_build_mode_rerun_changes_nothing():
     again = run_playbook(IMAGES, {"devinfra_image_source": "build"})
     assert again.rc == 0, again.stdout
     assert again.stats["changed"] == 0, changed_tasks(again)
+    # The preflight's listing of our images answered; no podman_image_info run.
+    looked = [res for name, res in again.task_results() if "Look for images built from the same inputs" in name]
+    assert looked and all(res.get("skipped") for res in looked)
+    # ...and the probe cache the first run left holds: no probe module run either.
+    probed = [name for name, res in again.task_results() if "Probe Podman" in name and not res.get("skipped")]
+    assert probed == []
     facts = [res["ansible_facts"] for name, res in again.task_results()
              if "devinfra_postgres_image" in res.get("ansible_facts", {})]
     refs = facts[-1]
@@ -154,11 +160,16 @@ def test_probe_cache_skips_the_probe_until_the_host_changes(tmp_path):
     again = run_module("podman_host_config", args)
     assert again["cached"] is True and again["probes"] == []
     assert again["changed"] is False and again["settings"] == first["settings"]
+    # host_preflight reads the same cache, so that podman_host can skip the probe module altogether.
+    seen = run_module("host_preflight", {"probe_cache": cache, "check_registries": False})["preflight"]["probe_cache"]
+    assert seen == {"path": cache, "valid": True, "settings": first["settings"]}
     # Any containers.conf change (here a comment-only drop-in of an admin) means probing again.
     extra = "/etc/containers/containers.conf.d/99-devinfra-test.conf"
     with open(extra, "w") as fh:
         fh.write("# kubernaut.devinfra integration test\n")
     try:
+        stale = run_module("host_preflight", {"probe_cache": cache, "check_registries": False})
+        assert stale["preflight"]["probe_cache"]["valid"] is False
         changed_host = run_module("podman_host_config", args)
         assert changed_host["cached"] is False and changed_host["probes"][-1]["ok"]
     finally:
