@@ -57,3 +57,37 @@ def test_non_loopback_allowed_with_own_password_in_check_mode(tmp_path):
     assert run.rc == 0, run.stdout[-3000:]
     assert run.stats.get("failures", 0) == 0
     assert nothing_exists(instance, tmp_path), "check mode creates nothing"
+
+
+def test_data_on_tmpfs_runs_migrated_without_a_volume_and_is_idempotent(tmp_path):
+    import psycopg2
+    instance = "t" + uuid.uuid4().hex[:8]
+    name = "datastorage-postgres-" + instance
+    port = free_port()
+    settings = dict(devinfra_instance=instance, postgres_pgvector_port=port, postgres_pgvector_data_on_tmpfs=True,
+                    postgres_pgvector_tmpfs_size="512m", postgres_pgvector_suites=["contextapi"])
+    try:
+        first = run_role(tmp_path, **settings)
+        assert first.rc == 0, first.stdout[-3000:]
+        again = run_role(tmp_path, **settings)
+        assert again.rc == 0 and again.stats["changed"] == 0, again.stdout[-3000:]
+        info = json.loads(podman("container", "inspect", name).stdout)[0]
+        assert info["HostConfig"]["Tmpfs"]["/var/lib/postgresql/data"].startswith("rw,size=512m")
+        assert not [m for m in info["Mounts"] if m.get("Type") == "volume"]
+        assert podman("volume", "exists", name + "-data", check=False).returncode != 0
+        with psycopg2.connect(host="127.0.0.1", port=port, user="slm_user", password="slm_password_dev",
+                              dbname="action_history_contextapi") as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                assert cur.fetchone()
+    finally:
+        podman("rm", "-f", "-v", name, check=False)
+
+
+def test_bad_tmpfs_size_is_refused_before_anything_is_created(tmp_path):
+    instance = "t" + uuid.uuid4().hex[:8]
+    run = run_role(tmp_path, devinfra_instance=instance, postgres_pgvector_port=free_port(),
+                   postgres_pgvector_data_on_tmpfs=True, postgres_pgvector_tmpfs_size="2g,exec")
+    assert run.rc != 0
+    assert "postgres_pgvector_tmpfs_size must be a size like" in run.stdout, run.stdout[-3000:]
+    assert nothing_exists(instance, tmp_path)
