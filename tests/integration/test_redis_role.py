@@ -83,8 +83,8 @@ def test_bad_input_fails_before_anything_is_created(role_instance, overrides, ph
     (["io.kubernaut.devinfra.managed-by=kubernaut.devinfra",
       "io.kubernaut.devinfra.instance=someone-else"], True),           # ours, but another instance's
 ])
-def test_a_container_with_our_name_that_is_not_ours_is_left_untouched(role_instance, tmp_path, labels,
-                                                                     with_preflight):
+def test_a_container_with_our_name_that_is_not_ours_is_left_untouched(
+        role_instance, tmp_path, labels, with_preflight):
     args = ["create", "--name", role_instance["container"]]
     for label in labels:
         args += ["--label", label]
