@@ -240,13 +240,17 @@ def run(rounds):
             samples["yoyo_cli_noop"].append(yoyo_cli(server, yoyo_dir, db))
             server.drop(db)
 
+        def clone_then_scratch(srv, tpl, key):
+            """One suite cloned from ``tpl``, one migrated from scratch, on ``srv``: samples <key>_clone/_scratch."""
+            t, db = clone_suite(srv, tpl, "s%d" % (len(samples[key + "_clone"]) + 1))
+            samples[key + "_clone"].append(t)
+            srv.drop(db)
+            t, db = scratch_suite(srv, ours_dir)
+            samples[key + "_scratch"].append(t)
+            srv.drop(db)
+
         def suites():
-            t, db = clone_suite(server, template, "s%d" % (len(samples["suite_clone"]) + 1))
-            samples["suite_clone"].append(t)
-            server.drop(db)
-            t, db = scratch_suite(server, ours_dir)
-            samples["suite_scratch"].append(t)
-            server.drop(db)
+            clone_then_scratch(server, template, "suite")
             samples["raw_wal_log"].append(raw_clone(server, template, "WAL_LOG"))
             samples["raw_file_copy"].append(raw_clone(server, template, "FILE_COPY"))
 
@@ -260,12 +264,7 @@ def run(rounds):
             tuned.drop(db)
 
         def tmpfs_server():
-            t, db = clone_suite(in_memory, tmpfs_template, "s%d" % (len(samples["tmpfs_clone"]) + 1))
-            samples["tmpfs_clone"].append(t)
-            in_memory.drop(db)
-            t, db = scratch_suite(in_memory, ours_dir)
-            samples["tmpfs_scratch"].append(t)
-            in_memory.drop(db)
+            clone_then_scratch(in_memory, tmpfs_template, "tmpfs")
 
         contenders = [ours_lib, yoyo_lib, ours_pb, yoyo_cmd, suites, tuned_server, tmpfs_server]
         for i in range(rounds):
