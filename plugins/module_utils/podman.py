@@ -417,6 +417,11 @@ def cached_settings(cache_text, fingerprint, path):
     return settings if isinstance(settings, dict) else None
 
 
+def read_probe_cache(module, cache_path, path):
+    """Settings of the probe cache at ``cache_path`` if it still holds for this host and drop-in ``path``, else None."""
+    return cached_settings(host.read_text(cache_path, default=None), read_probe_fingerprint(module), path)
+
+
 def render_probe_cache(fingerprint, path, settings):
     return json.dumps({"fingerprint": fingerprint, "dropin_path": path, "settings": settings,
                        "note": "kubernaut.devinfra podman_host_config probe cache; safe to delete"},

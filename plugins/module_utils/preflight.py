@@ -17,8 +17,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.kubernaut.devinfra.plugins.module_utils import host
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.errors import DevinfraError
 from ansible_collections.kubernaut.devinfra.plugins.module_utils.podman import (
-    INSTANCE_LABEL, MANAGED_BY_LABEL, PodmanCLI, cached_settings, dropin_path, is_owned, publishers_of,
-    read_probe_fingerprint, summarize_info)
+    INSTANCE_LABEL, MANAGED_BY_LABEL, PodmanCLI, dropin_path, is_owned, publishers_of, read_probe_cache,
+    summarize_info)
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
@@ -158,8 +158,7 @@ def run_preflight(module, params):
     facts["podman"] = podman_facts
     if params.get("probe_cache") and "rootless" in podman_facts:
         # podman_host_config's probe cache, read only: valid means no probe container is needed.
-        settings = cached_settings(host.read_text(params["probe_cache"], default=None),
-                                   read_probe_fingerprint(module), dropin_path(podman_facts["rootless"]))
+        settings = read_probe_cache(module, params["probe_cache"], dropin_path(podman_facts["rootless"]))
         facts["probe_cache"] = {"path": params["probe_cache"], "valid": settings is not None,
                                 "settings": settings or {}}
     facts["tools"] = dict((name, module.get_bin_path(name)) for name in TOOLS)

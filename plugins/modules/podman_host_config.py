@@ -145,8 +145,7 @@ def main():
 
         cache_path = module.params["cache_path"]
         if cache_path:
-            cached = podman_utils.cached_settings(host.read_text(cache_path, default=None),
-                                                  podman_utils.read_probe_fingerprint(module), path)
+            cached = podman_utils.read_probe_cache(module, cache_path, path)
             if cached is not None:
                 result.update(settings=cached, cached=True, probes=[])
                 module.exit_json(**result)
