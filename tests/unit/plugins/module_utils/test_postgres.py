@@ -126,3 +126,10 @@ def test_wait_for_ready_times_out_with_last_error(monkeypatch):
         pg.wait_for_ready(params(), timeout=2, clock=clock, sleep=clock.sleep)
     assert "Connection refused" in str(err.value)
     assert err.value.details["elapsed_ms"] >= 2000
+
+
+def test_unknown_clone_strategy_refused_before_connecting():
+    # Port 1 would refuse the connection: the error must come from the check, not from connecting.
+    params = dict(host="127.0.0.1", port=1, user="u", password="p", database="app", connect_timeout=1)
+    with pytest.raises(DevinfraError, match="Unknown clone strategy 'copy'"):
+        pg.ensure_suite_databases(params, ["contextapi"], strategy="copy")
