@@ -122,7 +122,7 @@ def main():
         reset=dict(type="bool", default=False),
         history_table=dict(type="str", default="devinfra_schema_migrations"),
         maintenance_database=dict(type="str", default="postgres"),
-        strategy=dict(type="str", default="default", choices=["default", "wal_log", "file_copy"]),
+        strategy=dict(type="str", default="default", choices=sorted(pg.CLONE_STRATEGIES)),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not pg.HAS_PSYCOPG2:
